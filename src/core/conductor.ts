@@ -1,0 +1,234 @@
+import type { Payload } from "../gen/conductor/v1/payload_pb.js";
+import {
+  InvalidArgumentError,
+  NoDataLeftError,
+  UnknownKindError,
+} from "./errors.js";
+import { type JobContext, JobError, type JobHandler } from "./job.js";
+import type {
+  JobFailure,
+  JobState,
+  Lease,
+  ListFilter,
+  Progress,
+  PushOptions,
+  ReadBatch,
+  TicketSnapshot,
+  TicketStore,
+} from "./ticket-store.js";
+
+/** gRPC status code UNKNOWN, the code of a job error that names none. */
+const UNKNOWN = 2;
+const MAX_KIND_LENGTH = 128;
+
+/** Hands queued jobs of kinds without a built-in handler to runners. */
+export interface RemoteDispatcher {
+  /**
+   * Throws when a job of `kind` cannot be queued now: UnknownKindError for
+   * a kind nothing serves, CapacityError for a full queue.
+   */
+  admit(kind: string): void;
+  /** Queues a created ticket until a runner of its kind takes it. */
+  enqueue(ticket: bigint, kind: string): void;
+  /** Tells the runner holding `ticket`, if any, that it was cancelled. */
+  revoke(ticket: bigint): void;
+}
+
+export interface ExecOptions {
+  /** How often a job whose runner was lost is started again. */
+  readonly maxRetries?: number | undefined;
+}
+
+export interface SubscribeOptions {
+  readonly afterSequence?: bigint | undefined;
+  /** Most results per batch and the byte budget of one batch. */
+  readonly maxResults: number;
+  readonly maxBytes: number;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * Starts jobs and moves their results between work and consumers. Built-in
+ * kinds run in this process; other kinds go to a RemoteDispatcher.
+ */
+export class Conductor {
+  readonly store: TicketStore;
+  readonly #handlers = new Map<string, JobHandler>();
+  readonly #running = new Map<bigint, AbortController>();
+  #dispatcher: RemoteDispatcher | undefined;
+
+  constructor(store: TicketStore) {
+    this.store = store;
+  }
+
+  /** Kinds with a built-in handler. */
+  get builtInKinds(): string[] {
+    return [...this.#handlers.keys()];
+  }
+
+  /** Runs jobs of `kind` in this process with `handler`. */
+  register(kind: string, handler: JobHandler): void {
+    this.#handlers.set(kind, handler);
+  }
+
+  setDispatcher(dispatcher: RemoteDispatcher): void {
+    this.#dispatcher = dispatcher;
+  }
+
+  /** Creates a ticket and starts or queues its job; returns the ticket. */
+  async exec(
+    kind: string,
+    input: Payload,
+    options: ExecOptions = {},
+  ): Promise<bigint> {
+    validateKind(kind);
+    const handler = this.#handlers.get(kind);
+    if (!handler) {
+      if (!this.#dispatcher) throw new UnknownKindError(kind);
+      this.#dispatcher.admit(kind);
+    }
+    const maxRetries = options.maxRetries ?? 0;
+    const ticket = await this.store.create({ kind, input, maxRetries });
+    if (handler) {
+      this.#run(handler, await this.store.start(ticket));
+    } else {
+      this.#dispatcher?.enqueue(ticket, kind);
+    }
+    return ticket;
+  }
+
+  push(
+    ticket: bigint,
+    lease: string,
+    payloads: readonly Payload[],
+    options?: PushOptions,
+  ): Promise<bigint> {
+    return this.store.push(ticket, lease, payloads, options);
+  }
+
+  finish(ticket: bigint, lease: string, failure?: JobFailure): Promise<void> {
+    return this.store.finish(ticket, lease, failure);
+  }
+
+  /** Takes up to `maxResults` results, waiting up to `waitMs` for one. */
+  pull(
+    ticket: bigint,
+    options: { maxResults: number; waitMs: number; signal?: AbortSignal },
+  ): Promise<ReadBatch> {
+    return this.store.read(ticket, options);
+  }
+
+  /**
+   * Yields batches of results as they arrive, and batches with only new
+   * progress. Returns after the last result of a successful job; throws the
+   * job's error, JobCancelledError, or what the store throws.
+   */
+  async *subscribe(
+    ticket: bigint,
+    options: SubscribeOptions,
+  ): AsyncGenerator<ReadBatch> {
+    let afterSequence = options.afterSequence;
+    let progressVersionSeen = 0;
+    for (;;) {
+      const batch = await this.store
+        .read(ticket, {
+          afterSequence,
+          maxResults: options.maxResults,
+          maxBytes: options.maxBytes,
+          waitMs: Number.POSITIVE_INFINITY,
+          progressVersionSeen,
+          signal: options.signal,
+        })
+        .catch(endOfStream);
+      if (!batch) return;
+      const last = batch.results.at(-1);
+      // Replays continue from the last replayed result; once caught up the
+      // stream reads at the shared delivery cursor.
+      if (last) afterSequence = batch.replayed ? last.sequence : undefined;
+      progressVersionSeen = batch.progressVersion;
+      yield batch;
+    }
+  }
+
+  /** Cancels the job and tells its work; returns the state afterwards. */
+  async cancel(ticket: bigint): Promise<JobState> {
+    const state = await this.store.cancel(ticket);
+    this.#running.get(ticket)?.abort(new Error("job cancelled"));
+    this.#dispatcher?.revoke(ticket);
+    return state;
+  }
+
+  status(ticket: bigint): Promise<TicketSnapshot> {
+    return this.store.status(ticket);
+  }
+
+  list(filter: ListFilter): Promise<TicketSnapshot[]> {
+    return this.store.list(filter);
+  }
+
+  /** Aborts the built-in jobs still running and closes the store. */
+  async close(): Promise<void> {
+    for (const controller of this.#running.values()) {
+      controller.abort(new Error("conductor closed"));
+    }
+    this.#running.clear();
+    await this.store.close();
+  }
+
+  #run(handler: JobHandler, lease: Lease): void {
+    const controller = new AbortController();
+    this.#running.set(lease.ticket, controller);
+    const context = this.#context(lease, controller.signal);
+    Promise.resolve()
+      .then(() => handler(lease.input, context))
+      .then(
+        () => this.store.finish(lease.ticket, lease.lease),
+        (error: unknown) =>
+          this.store.finish(lease.ticket, lease.lease, failureOf(error)),
+      )
+      // A cancelled or expired ticket takes no finish; that is expected.
+      .catch(() => {})
+      .finally(() => this.#running.delete(lease.ticket));
+  }
+
+  #context(lease: Lease, signal: AbortSignal): JobContext {
+    const { ticket, attempt } = lease;
+    return {
+      ticket,
+      attempt,
+      signal,
+      push: (...results) =>
+        this.store.push(ticket, lease.lease, results, { signal }),
+      progress: async (done, total = 0) => {
+        const progress: Progress = { done: BigInt(done), total: BigInt(total) };
+        await this.store.push(ticket, lease.lease, [], { progress });
+      },
+    };
+  }
+}
+
+/** Ends a subscription quietly when the job succeeded and all was read. */
+function endOfStream(error: unknown): undefined {
+  if (error instanceof NoDataLeftError) return;
+  throw error;
+}
+
+function failureOf(error: unknown): JobFailure {
+  if (error instanceof JobError) {
+    return { code: error.code, message: error.message };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: UNKNOWN, message: message || "job failed" };
+}
+
+function validateKind(kind: string): void {
+  if (kind.length === 0) {
+    throw new InvalidArgumentError("kind", "kind must not be empty");
+  }
+  if (kind.length > MAX_KIND_LENGTH) {
+    throw new InvalidArgumentError(
+      "kind",
+      `kind is ${kind.length} characters long; the limit is ${MAX_KIND_LENGTH}`,
+    );
+  }
+}

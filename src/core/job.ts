@@ -1,0 +1,35 @@
+import type { Payload } from "../gen/conductor/v1/payload_pb.js";
+
+/** What a job's work can do while it runs. */
+export interface JobContext {
+  readonly ticket: bigint;
+  /** Attempt number, from 1. */
+  readonly attempt: number;
+  /** Aborts when the job is cancelled or the conductor closes. */
+  readonly signal: AbortSignal;
+  /**
+   * Stores results in order and returns the sequence of the last one.
+   * Waits while the ticket's buffer is full; rejects once the job is
+   * cancelled.
+   */
+  push(...results: Payload[]): Promise<bigint>;
+  /** Reports progress; `total` 0 means unknown. */
+  progress(done: number | bigint, total?: number | bigint): Promise<void>;
+}
+
+/**
+ * The work of one job kind, run in the conductor's process. Resolving ends
+ * the job with success; throwing ends it with an error that consumers get
+ * after the pushed results (the code of a thrown JobError, else UNKNOWN).
+ */
+export type JobHandler = (input: Payload, context: JobContext) => Promise<void>;
+
+/** An error a job's work throws to choose the gRPC status code it ends with. */
+export class JobError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,384 @@
+import { randomBytes } from "node:crypto";
+import type { Payload } from "../gen/conductor/v1/payload_pb.js";
+import {
+  CapacityError,
+  InvalidArgumentError,
+  JobCancelledError,
+  JobFailedError,
+  LeaseMismatchError,
+  NoDataLeftError,
+  ResultsNotRetainedError,
+  TicketClosedError,
+  TicketNotFoundError,
+} from "./errors.js";
+import { ExpiryQueue } from "./expiry-queue.js";
+import { PushQueue } from "./push-queue.js";
+import { ResultLog } from "./result-log.js";
+import { TicketGenerator } from "./ticket-generator.js";
+import {
+  FINAL_STATES,
+  type JobFailure,
+  type JobState,
+  type Lease,
+  type ListFilter,
+  type Progress,
+  type PushOptions,
+  type ReadBatch,
+  type ReadOptions,
+  type TicketSnapshot,
+  type TicketSpec,
+  type TicketStore,
+} from "./ticket-store.js";
+
+/** Limits of the in-memory store. */
+export interface MemoryStoreOptions {
+  /** Undelivered results held per ticket before pushes wait. */
+  readonly maxData: number;
+  /** How long a finished ticket lives after its end or last read. */
+  readonly timeoutMs: number;
+  /** Delivered results kept per ticket for resumed reads; maxData by default. */
+  readonly retainDelivered?: number | undefined;
+  /** Live tickets before create rejects with CapacityError. */
+  readonly maxTickets?: number | undefined;
+}
+
+interface TicketRecord {
+  readonly ticket: bigint;
+  readonly spec: TicketSpec;
+  readonly log: ResultLog;
+  readonly pushes: PushQueue;
+  state: JobState;
+  attempt: number;
+  lease: string | undefined;
+  progress: Progress | undefined;
+  progressVersion: number;
+  failure: JobFailure | undefined;
+  readonly createTimeMs: number;
+  startTimeMs: number | undefined;
+  endTimeMs: number | undefined;
+  lastReadMs: number;
+  /** Wake-ups of reads waiting for a change; created on first wait. */
+  readers: Set<() => void> | undefined;
+}
+
+/**
+ * Keeps every ticket in this process. Expired tickets are removed by one
+ * shared timer, not one per ticket.
+ */
+export class MemoryStore implements TicketStore {
+  readonly #tickets = new Map<bigint, TicketRecord>();
+  readonly #generator = new TicketGenerator();
+  readonly #expiry: ExpiryQueue<bigint>;
+  readonly #maxData: number;
+  readonly #timeoutMs: number;
+  readonly #retainDelivered: number;
+  readonly #maxTickets: number;
+
+  constructor(options: MemoryStoreOptions) {
+    this.#maxData = options.maxData;
+    this.#timeoutMs = options.timeoutMs;
+    this.#retainDelivered = options.retainDelivered ?? options.maxData;
+    this.#maxTickets = options.maxTickets ?? 100_000;
+    this.#expiry = new ExpiryQueue(
+      (ticket) => this.#expireTimeMs(this.#tickets.get(ticket)),
+      (ticket) => this.#remove(ticket),
+    );
+  }
+
+  /** Number of live tickets. */
+  get size(): number {
+    return this.#tickets.size;
+  }
+
+  async create(spec: TicketSpec): Promise<bigint> {
+    if (this.#tickets.size >= this.#maxTickets) {
+      throw new CapacityError(
+        `too many live tickets: the limit is ${this.#maxTickets}`,
+      );
+    }
+    const ticket = this.#generator.next();
+    const nowMs = Date.now();
+    this.#tickets.set(ticket, {
+      ticket,
+      spec,
+      log: new ResultLog(this.#retainDelivered),
+      pushes: new PushQueue(),
+      state: "queued",
+      attempt: 0,
+      lease: undefined,
+      progress: undefined,
+      progressVersion: 0,
+      failure: undefined,
+      createTimeMs: nowMs,
+      startTimeMs: undefined,
+      endTimeMs: undefined,
+      lastReadMs: nowMs,
+      readers: undefined,
+    });
+    return ticket;
+  }
+
+  async start(ticket: bigint): Promise<Lease> {
+    const record = this.#get(ticket);
+    if (record.state !== "queued") {
+      throw new TicketClosedError(ticket, record.state);
+    }
+    record.state = "running";
+    record.attempt += 1;
+    record.lease = randomBytes(16).toString("hex");
+    record.startTimeMs = Date.now();
+    this.#wakeReaders(record);
+    const { kind, input, maxRetries } = record.spec;
+    const { attempt, lease } = record;
+    return { ticket, kind, input, maxRetries, attempt, lease };
+  }
+
+  /**
+   * Puts a running job back in the queue because the holder of `lease` was
+   * lost. Its results stay; waiting pushes of that lease are rejected.
+   */
+  async requeue(ticket: bigint, lease: string): Promise<void> {
+    const record = this.#holding(ticket, lease);
+    record.state = "queued";
+    record.lease = undefined;
+    record.pushes.rejectAll(new LeaseMismatchError(ticket));
+    this.#wakeReaders(record);
+  }
+
+  async push(
+    ticket: bigint,
+    lease: string,
+    payloads: readonly Payload[],
+    options: PushOptions = {},
+  ): Promise<bigint> {
+    const record = this.#holding(ticket, lease);
+    if (payloads.length === 0) {
+      if (options.progress) this.#setProgress(record, options.progress);
+      return record.log.pushedCount;
+    }
+    const lastSequence = await record.pushes.enqueue(
+      ticket,
+      payloads,
+      options.signal,
+      () => this.#drainPushes(record),
+    );
+    if (options.progress) this.#setProgress(record, options.progress);
+    return lastSequence;
+  }
+
+  async read(ticket: bigint, options: ReadOptions): Promise<ReadBatch> {
+    const deadlineMs = Date.now() + options.waitMs;
+    for (;;) {
+      const record = this.#get(ticket);
+      record.lastReadMs = Date.now();
+      const batch = this.#tryRead(record, options);
+      if (batch) return batch;
+      const remainingMs = deadlineMs - Date.now();
+      if (remainingMs <= 0) return this.#emptyBatch(record);
+      await this.#waitForChange(record, remainingMs, options.signal);
+    }
+  }
+
+  async finish(
+    ticket: bigint,
+    lease: string,
+    failure?: JobFailure,
+  ): Promise<void> {
+    const record = this.#holding(ticket, lease);
+    this.#end(record, failure ? "failed" : "succeeded");
+    record.failure = failure;
+  }
+
+  async cancel(ticket: bigint): Promise<JobState> {
+    const record = this.#get(ticket);
+    if (!FINAL_STATES.has(record.state)) this.#end(record, "cancelled");
+    return record.state;
+  }
+
+  async status(ticket: bigint): Promise<TicketSnapshot> {
+    return this.#snapshot(this.#get(ticket));
+  }
+
+  async list(filter: ListFilter): Promise<TicketSnapshot[]> {
+    const out: TicketSnapshot[] = [];
+    // Map iteration is oldest first; the listing is newest first.
+    const records = [...this.#tickets.values()].reverse();
+    for (const record of records) {
+      if (out.length >= filter.limit) break;
+      if (filter.state && record.state !== filter.state) continue;
+      if (filter.kind && record.spec.kind !== filter.kind) continue;
+      out.push(this.#snapshot(record));
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.#expiry.clear();
+    for (const ticket of [...this.#tickets.keys()]) this.#remove(ticket);
+  }
+
+  #get(ticket: bigint): TicketRecord {
+    const record = this.#tickets.get(ticket);
+    if (!record) throw new TicketNotFoundError(ticket);
+    return record;
+  }
+
+  /** Returns the record if `lease` holds its running job, else throws. */
+  #holding(ticket: bigint, lease: string): TicketRecord {
+    const record = this.#get(ticket);
+    if (FINAL_STATES.has(record.state)) {
+      throw new TicketClosedError(ticket, record.state);
+    }
+    if (record.state !== "running" || record.lease !== lease) {
+      throw new LeaseMismatchError(ticket);
+    }
+    return record;
+  }
+
+  /** Stores waiting pushes while the buffer has room, oldest first. */
+  #drainPushes(record: TicketRecord): void {
+    const room = this.#maxData - record.log.bufferedCount;
+    const stored = record.pushes.drain(room, (payload) =>
+      record.log.append(payload),
+    );
+    if (stored > 0) this.#wakeReaders(record);
+  }
+
+  #tryRead(record: TicketRecord, options: ReadOptions): ReadBatch | undefined {
+    const { log } = record;
+    const after = options.afterSequence;
+    if (after !== undefined && after !== log.deliveredCount) {
+      return this.#batch(record, this.#replay(record, after, options), true);
+    }
+    if (log.bufferedCount > 0) {
+      const results = log.take(options.maxResults, options.maxBytes);
+      this.#drainPushes(record);
+      return this.#batch(record, results);
+    }
+    if (record.progressVersion > (options.progressVersionSeen ?? Infinity)) {
+      return this.#batch(record, []);
+    }
+    this.#throwIfEnded(record);
+    return undefined;
+  }
+
+  #replay(record: TicketRecord, after: bigint, options: ReadOptions) {
+    const { log, ticket } = record;
+    if (after > log.deliveredCount) {
+      throw new InvalidArgumentError(
+        "after_sequence",
+        `after_sequence ${after} is past the last delivered sequence ` +
+          `${log.deliveredCount} of ticket ${ticket}`,
+      );
+    }
+    if (after + 1n < log.firstRetainedSequence) {
+      throw new ResultsNotRetainedError(
+        ticket,
+        after + 1n,
+        log.firstRetainedSequence,
+      );
+    }
+    return log.replay(after, options.maxResults, options.maxBytes);
+  }
+
+  #throwIfEnded(record: TicketRecord): void {
+    switch (record.state) {
+      case "succeeded":
+        throw new NoDataLeftError(record.ticket);
+      case "cancelled":
+        throw new JobCancelledError(record.ticket);
+      case "failed": {
+        const failure = record.failure as JobFailure;
+        throw new JobFailedError(record.ticket, failure.code, failure.message);
+      }
+    }
+  }
+
+  #batch(
+    record: TicketRecord,
+    results: ReadBatch["results"],
+    replayed = false,
+  ): ReadBatch {
+    const { state, progress, progressVersion } = record;
+    return { results, replayed, state, progress, progressVersion };
+  }
+
+  #emptyBatch(record: TicketRecord): ReadBatch {
+    return this.#batch(record, []);
+  }
+
+  #waitForChange(
+    record: TicketRecord,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    signal?.throwIfAborted();
+    return new Promise<void>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        record.readers?.delete(done);
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        done();
+        reject(signal?.reason);
+      };
+      const timer = setTimeout(done, timeoutMs);
+      record.readers ??= new Set();
+      record.readers.add(done);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  #wakeReaders(record: TicketRecord): void {
+    if (!record.readers) return;
+    for (const wake of [...record.readers]) wake();
+  }
+
+  #setProgress(record: TicketRecord, progress: Progress): void {
+    record.progress = progress;
+    record.progressVersion += 1;
+    this.#wakeReaders(record);
+  }
+
+  #end(record: TicketRecord, state: JobState): void {
+    record.state = state;
+    record.endTimeMs = Date.now();
+    record.pushes.rejectAll(new TicketClosedError(record.ticket, state));
+    this.#wakeReaders(record);
+    this.#expiry.schedule(record.ticket, record.endTimeMs + this.#timeoutMs);
+  }
+
+  #expireTimeMs(record: TicketRecord | undefined): number | undefined {
+    if (!record || record.endTimeMs === undefined) return undefined;
+    return Math.max(record.endTimeMs, record.lastReadMs) + this.#timeoutMs;
+  }
+
+  #remove(ticket: bigint): void {
+    const record = this.#tickets.get(ticket);
+    if (!record) return;
+    this.#tickets.delete(ticket);
+    record.pushes.rejectAll(new TicketNotFoundError(ticket));
+    this.#wakeReaders(record);
+  }
+
+  #snapshot(record: TicketRecord): TicketSnapshot {
+    const { log } = record;
+    return {
+      ticket: record.ticket,
+      kind: record.spec.kind,
+      state: record.state,
+      pushedCount: log.pushedCount,
+      deliveredCount: log.deliveredCount,
+      bufferedCount: log.bufferedCount,
+      attempt: record.attempt,
+      progress: record.progress,
+      failure: record.failure,
+      createTimeMs: record.createTimeMs,
+      startTimeMs: record.startTimeMs,
+      endTimeMs: record.endTimeMs,
+      expireTimeMs: this.#expireTimeMs(record),
+    };
+  }
+}

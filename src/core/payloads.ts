@@ -1,0 +1,20 @@
+import { create, type JsonValue, fromJson } from "@bufbuild/protobuf";
+import { ValueSchema } from "@bufbuild/protobuf/wkt";
+import { type Payload, PayloadSchema } from "../gen/conductor/v1/payload_pb.js";
+
+/** Builds a payload that carries JSON data. */
+export function jsonPayload(value: JsonValue): Payload {
+  return create(PayloadSchema, {
+    data: { case: "json", value: fromJson(ValueSchema, value) },
+  });
+}
+
+/** Builds a payload that carries bytes. */
+export function binaryPayload(bytes: Uint8Array): Payload {
+  return create(PayloadSchema, { data: { case: "binary", value: bytes } });
+}
+
+/** Builds a payload that carries UTF-8 text. */
+export function textPayload(text: string): Payload {
+  return create(PayloadSchema, { data: { case: "text", value: text } });
+}

@@ -1,0 +1,101 @@
+import type { Payload } from "../gen/conductor/v1/payload_pb.js";
+import { PushAbortedError } from "./errors.js";
+
+interface PendingPush {
+  readonly ticket: bigint;
+  readonly payloads: readonly Payload[];
+  stored: number;
+  lastSequence: bigint;
+  readonly resolve: (lastSequence: bigint) => void;
+  readonly reject: (error: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  readonly onAbort: () => void;
+}
+
+/**
+ * The pushes of one ticket waiting for buffer room, served strictly in
+ * arrival order so that concurrent pushers never interleave their batches.
+ */
+export class PushQueue {
+  #pending: PendingPush[] = [];
+
+  /**
+   * Adds a batch and calls `drain` so that it is stored at once when there
+   * is room. Resolves with the sequence of its last result once every
+   * result is stored; an empty batch resolves with `lastSequence` 0.
+   */
+  enqueue(
+    ticket: bigint,
+    payloads: readonly Payload[],
+    signal: AbortSignal | undefined,
+    drain: () => void,
+  ): Promise<bigint> {
+    signal?.throwIfAborted();
+    return new Promise<bigint>((resolve, reject) => {
+      const push: PendingPush = {
+        ticket,
+        payloads,
+        stored: 0,
+        lastSequence: 0n,
+        resolve,
+        reject,
+        signal,
+        onAbort: () => this.#abort(push),
+      };
+      this.#pending.push(push);
+      signal?.addEventListener("abort", push.onAbort, { once: true });
+      drain();
+    });
+  }
+
+  /**
+   * Stores up to `room` waiting results through `append`, oldest push
+   * first, and settles each push that completes. Returns how many results
+   * were stored.
+   */
+  drain(room: number, append: (payload: Payload) => bigint): number {
+    let stored = 0;
+    while (this.#pending.length > 0) {
+      const push = this.#pending[0] as PendingPush;
+      while (stored < room && push.stored < push.payloads.length) {
+        push.lastSequence = append(push.payloads[push.stored] as Payload);
+        push.stored += 1;
+        stored += 1;
+      }
+      if (push.stored < push.payloads.length) break;
+      this.#pending.shift();
+      this.#settle(push);
+      push.resolve(push.lastSequence);
+    }
+    return stored;
+  }
+
+  /** Rejects every waiting push with `error`. */
+  rejectAll(error: unknown): void {
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const push of pending) {
+      this.#settle(push);
+      push.reject(error);
+    }
+  }
+
+  #abort(push: PendingPush): void {
+    const index = this.#pending.indexOf(push);
+    if (index < 0) return;
+    this.#pending.splice(index, 1);
+    this.#settle(push);
+    push.reject(
+      new PushAbortedError(
+        push.ticket,
+        push.stored,
+        push.payloads.length,
+        push.signal?.reason,
+      ),
+    );
+  }
+
+  #settle(push: PendingPush): void {
+    push.signal?.removeEventListener("abort", push.onAbort);
+  }
+}

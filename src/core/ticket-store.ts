@@ -1,0 +1,163 @@
+import type { Payload } from "../gen/conductor/v1/payload_pb.js";
+
+/** Lifecycle state of a ticket's job. */
+export type JobState =
+  | "queued"
+  | "running"
+  | "succeeded"
+  | "failed"
+  | "cancelled";
+
+/** States after which the job pushes nothing more. */
+export const FINAL_STATES: ReadonlySet<JobState> = new Set([
+  "succeeded",
+  "failed",
+  "cancelled",
+]);
+
+/** One partial result with its per-ticket sequence number (from 1). */
+export interface Result {
+  readonly sequence: bigint;
+  readonly payload: Payload;
+}
+
+/** How far the job has got; `total` is 0 when unknown. */
+export interface Progress {
+  readonly done: bigint;
+  readonly total: bigint;
+}
+
+/** The status a failed job ended with: a gRPC code and a message. */
+export interface JobFailure {
+  readonly code: number;
+  readonly message: string;
+}
+
+/** A point-in-time description of a ticket. Times are epoch milliseconds. */
+export interface TicketSnapshot {
+  readonly ticket: bigint;
+  readonly kind: string;
+  readonly state: JobState;
+  readonly pushedCount: bigint;
+  readonly deliveredCount: bigint;
+  readonly bufferedCount: number;
+  readonly attempt: number;
+  readonly progress: Progress | undefined;
+  readonly failure: JobFailure | undefined;
+  readonly createTimeMs: number;
+  readonly startTimeMs: number | undefined;
+  readonly endTimeMs: number | undefined;
+  readonly expireTimeMs: number | undefined;
+}
+
+/** What a new ticket is created with. */
+export interface TicketSpec {
+  readonly kind: string;
+  readonly input: Payload;
+  readonly maxRetries: number;
+}
+
+/** A job handed to its work: the input plus the lease that may push. */
+export interface Lease {
+  readonly ticket: bigint;
+  readonly kind: string;
+  readonly input: Payload;
+  readonly attempt: number;
+  readonly lease: string;
+  readonly maxRetries: number;
+}
+
+export interface ReadOptions {
+  /**
+   * Resume after this sequence: retained results after it are returned
+   * again. When undefined, reading starts at the delivery cursor.
+   */
+  readonly afterSequence?: bigint | undefined;
+  readonly maxResults: number;
+  /** Stop adding results once their payloads reach this many bytes. */
+  readonly maxBytes?: number | undefined;
+  /** How long to wait while nothing is available; 0 returns at once. */
+  readonly waitMs: number;
+  /** Return at once when the progress version is above this. */
+  readonly progressVersionSeen?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Results of one read, with the job's state once they were taken. */
+export interface ReadBatch {
+  readonly results: Result[];
+  /** True when the results were delivered before and are sent again. */
+  readonly replayed: boolean;
+  readonly state: JobState;
+  readonly progress: Progress | undefined;
+  readonly progressVersion: number;
+}
+
+export interface PushOptions {
+  readonly progress?: Progress | undefined;
+  /** Aborting stops the wait for buffer room. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface ListFilter {
+  readonly state?: JobState | undefined;
+  readonly kind?: string | undefined;
+  readonly limit: number;
+}
+
+/**
+ * Where tickets, their results and their state live. The service layer
+ * talks to the store only through this interface, so a shared store can
+ * replace the in-memory one.
+ *
+ * Errors: every method on an unknown or expired ticket rejects with
+ * TicketNotFoundError.
+ */
+export interface TicketStore {
+  /** Creates a queued ticket. Rejects with CapacityError when full. */
+  create(spec: TicketSpec): Promise<bigint>;
+
+  /**
+   * Starts a new attempt of a queued ticket, or of a running one whose
+   * holder was lost (`previousLease`), and returns its lease. Results of
+   * earlier attempts are kept.
+   */
+  start(ticket: bigint, previousLease?: string): Promise<Lease>;
+
+  /**
+   * Appends results in order and returns the last sequence stored. While
+   * the buffer holds `maxData` undelivered results it waits for room,
+   * storing what fits as room appears. Rejects with LeaseMismatchError,
+   * TicketClosedError, or PushAbortedError when the signal aborts.
+   */
+  push(
+    ticket: bigint,
+    lease: string,
+    payloads: readonly Payload[],
+    options?: PushOptions,
+  ): Promise<bigint>;
+
+  /**
+   * Takes results in order, waiting up to `waitMs` while the job runs and
+   * nothing is buffered. Once the job has ended and nothing is left it
+   * rejects with NoDataLeftError, JobFailedError or JobCancelledError.
+   */
+  read(ticket: bigint, options: ReadOptions): Promise<ReadBatch>;
+
+  /** Ends the attempt holding `lease`: success when `failure` is absent. */
+  finish(ticket: bigint, lease: string, failure?: JobFailure): Promise<void>;
+
+  /**
+   * Cancels a queued or running job and returns its state afterwards.
+   * Cancelling a cancelled job is a no-op; a job that already succeeded or
+   * failed keeps its state.
+   */
+  cancel(ticket: bigint): Promise<JobState>;
+
+  status(ticket: bigint): Promise<TicketSnapshot>;
+
+  list(filter: ListFilter): Promise<TicketSnapshot[]>;
+
+  /** Releases timers and rejects every waiting call. */
+  close(): Promise<void>;
+}
