@@ -4,7 +4,7 @@ import {
   NoDataLeftError,
   UnknownKindError,
 } from "./errors.js";
-import { type JobContext, JobError, type JobHandler } from "./job.js";
+import { type JobContext, JobError, type JobKind } from "./job.js";
 import type {
   JobFailure,
   JobState,
@@ -53,7 +53,7 @@ export interface SubscribeOptions {
  */
 export class Conductor {
   readonly store: TicketStore;
-  readonly #handlers = new Map<string, JobHandler>();
+  readonly #kinds = new Map<string, JobKind>();
   readonly #running = new Map<bigint, AbortController>();
   #dispatcher: RemoteDispatcher | undefined;
 
@@ -63,12 +63,12 @@ export class Conductor {
 
   /** Kinds with a built-in handler. */
   get builtInKinds(): string[] {
-    return [...this.#handlers.keys()];
+    return [...this.#kinds.keys()];
   }
 
-  /** Runs jobs of `kind` in this process with `handler`. */
-  register(kind: string, handler: JobHandler): void {
-    this.#handlers.set(kind, handler);
+  /** Runs jobs of `kind` in this process. */
+  register(kind: string, job: JobKind): void {
+    this.#kinds.set(kind, job);
   }
 
   setDispatcher(dispatcher: RemoteDispatcher): void {
@@ -82,15 +82,17 @@ export class Conductor {
     options: ExecOptions = {},
   ): Promise<bigint> {
     validateKind(kind);
-    const handler = this.#handlers.get(kind);
-    if (!handler) {
+    const job = this.#kinds.get(kind);
+    if (job) {
+      job.validate?.(input);
+    } else {
       if (!this.#dispatcher) throw new UnknownKindError(kind);
       this.#dispatcher.admit(kind);
     }
     const maxRetries = options.maxRetries ?? 0;
     const ticket = await this.store.create({ kind, input, maxRetries });
-    if (handler) {
-      this.#run(handler, await this.store.start(ticket));
+    if (job) {
+      this.#run(job, await this.store.start(ticket));
     } else {
       this.#dispatcher?.enqueue(ticket, kind);
     }
@@ -175,12 +177,12 @@ export class Conductor {
     await this.store.close();
   }
 
-  #run(handler: JobHandler, lease: Lease): void {
+  #run(job: JobKind, lease: Lease): void {
     const controller = new AbortController();
     this.#running.set(lease.ticket, controller);
     const context = this.#context(lease, controller.signal);
     Promise.resolve()
-      .then(() => handler(lease.input, context))
+      .then(() => job.run(lease.input, context))
       .then(
         () => this.store.finish(lease.ticket, lease.lease),
         (error: unknown) =>

@@ -33,3 +33,13 @@ export class JobError extends Error {
     super(message);
   }
 }
+
+/** A job kind that runs in the conductor's process. */
+export interface JobKind {
+  readonly run: JobHandler;
+  /**
+   * Checks the input when Exec is called, so that bad input is rejected
+   * before a ticket exists. Throws InvalidArgumentError.
+   */
+  readonly validate?: (input: Payload) => void;
+}

@@ -1,0 +1,180 @@
+import { create } from "@bufbuild/protobuf";
+import type { CallContext, ServiceImplementation } from "nice-grpc";
+import type { Conductor } from "../core/conductor.js";
+import { InvalidArgumentError } from "../core/errors.js";
+import {
+  ConductorService,
+  type PushStreamRequest,
+  SubscribeResponseSchema,
+} from "../gen/conductor/v1/conductor_pb.js";
+import { PayloadSchema } from "../gen/conductor/v1/payload_pb.js";
+import {
+  durationToMs,
+  progressToProto,
+  requireTicket,
+  resultToProto,
+  snapshotToProto,
+  stateFromProto,
+  stateToProto,
+} from "./convert.js";
+import { type ServiceDefinitionOf, serviceDefinition } from "./definition.js";
+
+export const conductorDefinition = serviceDefinition(ConductorService);
+
+type Methods = (typeof ConductorService)["method"];
+export type ConductorServiceImplementation = ServiceImplementation<
+  ServiceDefinitionOf<Methods>
+>;
+
+/** Request limits of the conductor service. */
+export interface ServiceLimits {
+  /** Most results one Pull returns. */
+  readonly maxPullResults: number;
+  /** Longest wait one Pull may request, in milliseconds. */
+  readonly maxWaitMs: number;
+  /** Most results in one Subscribe message. */
+  readonly maxBatchResults: number;
+  /** Payload bytes after which a Subscribe message takes no more results. */
+  readonly maxBatchBytes: number;
+  /** Most tickets one ListTickets returns. */
+  readonly maxPageSize: number;
+}
+
+export const DEFAULT_LIMITS: ServiceLimits = {
+  maxPullResults: 1000,
+  maxWaitMs: 60_000,
+  maxBatchResults: 256,
+  maxBatchBytes: 1 << 20,
+  maxPageSize: 1000,
+};
+
+/** Implements ConductorService on top of a Conductor. */
+export function conductorService(
+  conductor: Conductor,
+  limits: ServiceLimits = DEFAULT_LIMITS,
+): ConductorServiceImplementation {
+  return {
+    async exec(request) {
+      const input = request.input ?? create(PayloadSchema);
+      const ticket = await conductor.exec(request.kind, input, {
+        maxRetries: request.maxRetries,
+      });
+      return { ticket };
+    },
+
+    async push(request, context) {
+      const lastSequence = await conductor.push(
+        requireTicket(request.ticket),
+        requireLease(request.lease),
+        request.results,
+        { progress: request.progress, signal: context.signal },
+      );
+      return { lastSequence };
+    },
+
+    async pushStream(requests, context) {
+      return pushAll(conductor, requests, context);
+    },
+
+    async pull(request, context) {
+      const maxResults = countField(
+        "max_results",
+        request.maxResults,
+        1,
+        limits.maxPullResults,
+      );
+      const batch = await conductor.pull(requireTicket(request.ticket), {
+        maxResults,
+        waitMs: durationToMs("wait", request.wait, limits.maxWaitMs),
+        signal: context.signal,
+      });
+      return {
+        results: batch.results.map(resultToProto),
+        state: stateToProto(batch.state),
+      };
+    },
+
+    async *subscribe(request, context) {
+      const batches = conductor.subscribe(requireTicket(request.ticket), {
+        afterSequence: request.afterSequence,
+        maxResults: limits.maxBatchResults,
+        maxBytes: limits.maxBatchBytes,
+        signal: context.signal,
+      });
+      let progressVersion = 0;
+      for await (const batch of batches) {
+        const progressChanged = batch.progressVersion !== progressVersion;
+        progressVersion = batch.progressVersion;
+        yield create(SubscribeResponseSchema, {
+          results: batch.results.map(resultToProto),
+          progress: progressChanged ? progressToProto(batch.progress) : undefined,
+        });
+      }
+    },
+
+    async cancel(request) {
+      const state = await conductor.cancel(requireTicket(request.ticket));
+      return { state: stateToProto(state) };
+    },
+
+    async getStatus(request) {
+      const snapshot = await conductor.status(requireTicket(request.ticket));
+      return { status: snapshotToProto(snapshot) };
+    },
+
+    async listTickets(request) {
+      const snapshots = await conductor.list({
+        state: stateFromProto(request.state),
+        kind: request.kind || undefined,
+        limit: countField("page_size", request.pageSize, 100, limits.maxPageSize),
+      });
+      return { tickets: snapshots.map(snapshotToProto) };
+    },
+  };
+}
+
+/**
+ * Stores each message of a push stream before reading the next, so a full
+ * buffer stops the reads and HTTP/2 flow control slows the sender.
+ */
+async function pushAll(
+  conductor: Conductor,
+  requests: AsyncIterable<PushStreamRequest>,
+  context: CallContext,
+) {
+  let lastSequence = 0n;
+  let storedCount = 0n;
+  for await (const request of requests) {
+    lastSequence = await conductor.push(
+      requireTicket(request.ticket),
+      requireLease(request.lease),
+      request.results,
+      { progress: request.progress, signal: context.signal },
+    );
+    storedCount += BigInt(request.results.length);
+  }
+  return { lastSequence, storedCount };
+}
+
+function requireLease(lease: string): string {
+  if (lease.length === 0) {
+    throw new InvalidArgumentError(
+      "lease",
+      "lease must be set to the lease of the job's current attempt",
+    );
+  }
+  return lease;
+}
+
+/** Reads a count field: `fallback` when 0, rejected above `max`. */
+function countField(
+  field: string,
+  value: number,
+  fallback: number,
+  max: number,
+): number {
+  if (value > max) {
+    throw new InvalidArgumentError(field, `${field} is ${value}; the limit is ${max}`);
+  }
+  return value === 0 ? fallback : value;
+}
