@@ -118,11 +118,17 @@ export interface TicketStore {
   create(spec: TicketSpec): Promise<bigint>;
 
   /**
-   * Starts a new attempt of a queued ticket, or of a running one whose
-   * holder was lost (`previousLease`), and returns its lease. Results of
-   * earlier attempts are kept.
+   * Starts a new attempt of a queued ticket and returns its lease. Results
+   * of earlier attempts are kept; the attempt number goes up by one.
+   * Rejects with TicketClosedError unless the ticket is queued.
    */
-  start(ticket: bigint, previousLease?: string): Promise<Lease>;
+  start(ticket: bigint): Promise<Lease>;
+
+  /**
+   * Puts a running job back in the queue because the holder of `lease` was
+   * lost. Its results stay; waiting pushes of that lease are rejected.
+   */
+  requeue(ticket: bigint, lease: string): Promise<void>;
 
   /**
    * Appends results in order and returns the last sequence stored. While
