@@ -1,4 +1,5 @@
 import { type Channel, createChannel, createClientFactory } from "nice-grpc";
+import { deadlineMiddleware } from "nice-grpc-client-middleware-deadline";
 import { errorDetailsClientMiddleware } from "nice-grpc-error-details";
 import { afterEach } from "vitest";
 import { conductorDefinition } from "../../src/service/conductor-service.js";
@@ -43,9 +44,13 @@ export async function startHarness(
   return harness;
 }
 
-/** A ConductorService client that decodes google.rpc error details. */
+/**
+ * A ConductorService client that decodes google.rpc error details and
+ * takes a `deadline` call option.
+ */
 export function conductorClient(channel: Channel) {
   return createClientFactory()
     .use(errorDetailsClientMiddleware)
+    .use(deadlineMiddleware)
     .create(conductorDefinition, channel);
 }

@@ -1,0 +1,120 @@
+import { Status } from "nice-grpc";
+import { describe, expect, it } from "vitest";
+import { JobState } from "../src/gen/conductor/v1/payload_pb.js";
+import { startHarness } from "./support/harness.js";
+import {
+  errorInfo,
+  grpcError,
+  numberOf,
+  numbered,
+  startExternalJob,
+} from "./support/jobs.js";
+
+describe("Pull", () => {
+  it("returns 20 pushed results in order as 20 pulls", async () => {
+    const harness = await startHarness();
+    const { client } = harness;
+    const { ticket, lease } = await startExternalJob(harness);
+    for (const payload of numbered(20)) {
+      await client.push({ ticket, lease, results: [payload] });
+    }
+
+    const pulled = [];
+    for (let i = 0; i < 20; i++) {
+      const { results } = await client.pull({ ticket });
+      pulled.push(...results);
+    }
+
+    expect(pulled.map((r) => r.sequence)).toEqual(
+      Array.from({ length: 20 }, (_, i) => BigInt(i + 1)),
+    );
+    expect(pulled.map((r) => numberOf(r.payload))).toEqual(
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
+  });
+
+  it("returns a batch of up to max_results", async () => {
+    const harness = await startHarness();
+    const { ticket, lease } = await startExternalJob(harness);
+    await harness.client.push({ ticket, lease, results: numbered(10) });
+
+    const { results } = await harness.client.pull({ ticket, maxResults: 7 });
+
+    expect(results.map((r) => r.sequence)).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n]);
+  });
+
+  it("answers an empty finished job with OUT_OF_RANGE at once", async () => {
+    const harness = await startHarness();
+    const { ticket, lease } = await startExternalJob(harness);
+    await harness.server.conductor.finish(ticket, lease);
+
+    const error = await grpcError(harness.client.pull({ ticket }));
+
+    expect(error.code).toBe(Status.OUT_OF_RANGE);
+    expect(errorInfo(error)?.reason).toBe("NO_DATA_LEFT");
+  });
+
+  it("returns nothing and RUNNING when the wait ends first", async () => {
+    const harness = await startHarness();
+    const { ticket } = await startExternalJob(harness);
+
+    const response = await harness.client.pull({
+      ticket,
+      wait: { nanos: 50_000_000 },
+    });
+
+    expect(response.results).toEqual([]);
+    expect(response.state).toBe(JobState.RUNNING);
+  });
+
+  it("returns a result pushed during the wait", async () => {
+    const harness = await startHarness();
+    const { ticket, lease } = await startExternalJob(harness);
+
+    const pull = harness.client.pull({ ticket, wait: { seconds: 30n } });
+    await harness.client.push({ ticket, lease, results: numbered(1) });
+    const { results } = await pull;
+
+    expect(results.map((r) => r.sequence)).toEqual([1n]);
+  });
+
+  it("ends a waiting pull when the job finishes", async () => {
+    const harness = await startHarness();
+    const { ticket, lease } = await startExternalJob(harness);
+
+    const pull = grpcError(harness.client.pull({ ticket, wait: { seconds: 30n } }));
+    await harness.server.conductor.finish(ticket, lease);
+
+    expect((await pull).code).toBe(Status.OUT_OF_RANGE);
+  });
+
+  it("delivers buffered results before OUT_OF_RANGE", async () => {
+    const harness = await startHarness();
+    const { ticket, lease } = await startExternalJob(harness);
+    await harness.client.push({ ticket, lease, results: numbered(2) });
+    await harness.server.conductor.finish(ticket, lease);
+
+    const first = await harness.client.pull({ ticket, maxResults: 10 });
+    const end = await grpcError(harness.client.pull({ ticket }));
+
+    expect(first.results).toHaveLength(2);
+    expect(first.state).toBe(JobState.SUCCEEDED);
+    expect(end.code).toBe(Status.OUT_OF_RANGE);
+  });
+
+  it("shares results between two consumers without duplicates", async () => {
+    const harness = await startHarness();
+    const { ticket, lease } = await startExternalJob(harness);
+    await harness.client.push({ ticket, lease, results: numbered(10) });
+
+    const [a, b] = await Promise.all([
+      harness.client.pull({ ticket, maxResults: 5 }),
+      harness.client.pull({ ticket, maxResults: 5 }),
+    ]);
+
+    const sequences = [...a.results, ...b.results].map((r) => r.sequence);
+    expect(sequences.sort((x, y) => Number(x - y))).toEqual(
+      Array.from({ length: 10 }, (_, i) => BigInt(i + 1)),
+    );
+  });
+});
