@@ -50,6 +50,7 @@ export const DEFAULT_OPTIONS: ServerOptions = {
 export interface ConductorServer {
   readonly port: number;
   readonly conductor: Conductor;
+  readonly store: MemoryStore;
   readonly health: HealthState;
   /** Stops at once: open calls end with UNAVAILABLE. */
   close(): Promise<void>;
@@ -84,6 +85,7 @@ export async function startServer(
   return {
     port,
     conductor,
+    store,
     health,
     async close() {
       for (const name of ["", ...SERVICE_NAMES]) health.setStatus("unhealthy", name);

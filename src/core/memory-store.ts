@@ -30,6 +30,8 @@ import {
   type TicketStore,
 } from "./ticket-store.js";
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Limits of the in-memory store. */
 export interface MemoryStoreOptions {
   /** Undelivered results held per ticket before pushes wait. */
@@ -73,6 +75,7 @@ export class MemoryStore implements TicketStore {
   readonly #timeoutMs: number;
   readonly #retainDelivered: number;
   readonly #maxTickets: number;
+  #waitingReadCount = 0;
 
   constructor(options: MemoryStoreOptions) {
     this.#maxData = options.maxData;
@@ -88,6 +91,11 @@ export class MemoryStore implements TicketStore {
   /** Number of live tickets. */
   get size(): number {
     return this.#tickets.size;
+  }
+
+  /** Reads waiting for a result, such as open Subscribe streams. */
+  get waitingReadCount(): number {
+    return this.#waitingReadCount;
   }
 
   async create(spec: TicketSpec): Promise<bigint> {
@@ -316,7 +324,7 @@ export class MemoryStore implements TicketStore {
     return new Promise<void>((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
-        record.readers?.delete(done);
+        if (record.readers?.delete(done)) this.#waitingReadCount -= 1;
         signal?.removeEventListener("abort", onAbort);
         resolve();
       };
@@ -324,9 +332,13 @@ export class MemoryStore implements TicketStore {
         done();
         reject(signal?.reason);
       };
-      const timer = setTimeout(done, timeoutMs);
+      // setTimeout fires at once for delays past 2^31-1 ms, so a wait
+      // without a finite limit sets no timer at all.
+      const timer =
+        timeoutMs <= MAX_TIMER_MS ? setTimeout(done, timeoutMs) : undefined;
       record.readers ??= new Set();
       record.readers.add(done);
+      this.#waitingReadCount += 1;
       signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
