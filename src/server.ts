@@ -13,6 +13,7 @@ import {
   file_conductor_v1_conductor,
 } from "./gen/conductor/v1/conductor_pb.js";
 import { file_conductor_v1_runner } from "./gen/conductor/v1/runner_pb.js";
+import { file_google_rpc_error_details } from "./gen/google/rpc/error_details_pb.js";
 import { file_grpc_health_v1_health } from "./gen/grpc/health/v1/health_pb.js";
 import { digestKind } from "./jobs/digest.js";
 import {
@@ -102,6 +103,7 @@ function addServices(server: Server, conductor: Conductor, health: HealthState) 
     file_conductor_v1_conductor,
     file_conductor_v1_runner,
     file_grpc_health_v1_health,
+    file_google_rpc_error_details,
   ];
   for (const { definition, implementation } of reflectionServices(files, SERVICE_NAMES)) {
     server.add(definition, implementation);
