@@ -231,7 +231,7 @@ export class MemoryStore implements TicketStore {
     return record;
   }
 
-  /** Returns the record if `lease` holds its running job, else throws. */
+  /** Returns the record if `lease` is the running job's current lease, else throws. */
   #holding(ticket: bigint, lease: string): TicketRecord {
     const record = this.#get(ticket);
     if (FINAL_STATES.has(record.state)) {

@@ -50,7 +50,7 @@ export interface TicketSnapshot {
   readonly expireTimeMs: number | undefined;
 }
 
-/** What a new ticket is created with. */
+/** The kind, input and retry allowance of a new ticket. */
 export interface TicketSpec {
   readonly kind: string;
   readonly input: Payload;
