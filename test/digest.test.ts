@@ -46,7 +46,10 @@ describe("digest job", () => {
   it("streams path, size and SHA-256 of every file under the path", async () => {
     const { client } = await startHarness({ digestRoot: root });
 
-    const { ticket } = await client.exec({ kind: "digest", input: jsonPayload({ path: "." }) });
+    const { ticket } = await client.exec({
+      kind: "digest",
+      input: jsonPayload({ path: "." }),
+    });
     const { messages, code } = await drain(client.subscribe({ ticket }));
 
     expect(code).toBe(Status.OK);
@@ -60,7 +63,10 @@ describe("digest job", () => {
   it("reports progress as files are done", async () => {
     const { client } = await startHarness({ digestRoot: root });
 
-    const { ticket } = await client.exec({ kind: "digest", input: jsonPayload({ path: "docs" }) });
+    const { ticket } = await client.exec({
+      kind: "digest",
+      input: jsonPayload({ path: "docs" }),
+    });
     await drain(client.subscribe({ ticket }));
     const { status } = await client.getStatus({ ticket });
 

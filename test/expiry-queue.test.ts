@@ -18,7 +18,11 @@ describe("ExpiryQueue", () => {
       (key) => expired.push(key),
     );
     const now = Date.now();
-    for (const [key, delay] of [["c", 300], ["a", 100], ["b", 200]] as const) {
+    for (const [key, delay] of [
+      ["c", 300],
+      ["a", 100],
+      ["b", 200],
+    ] as const) {
       deadlines.set(key, now + delay);
       queue.schedule(key, now + delay);
     }

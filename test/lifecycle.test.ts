@@ -17,9 +17,7 @@ describe("ticket lifecycle", () => {
     await harness.server.conductor.finish(ticket, lease);
     const before = await harness.client.getStatus({ ticket });
 
-    await expect
-      .poll(() => harness.server.store.size, { timeout: 5000 })
-      .toBe(0);
+    await expect.poll(() => harness.server.store.size, { timeout: 5000 }).toBe(0);
     const error = await grpcError(harness.client.pull({ ticket }));
 
     expect(before.status?.state).toBe(JobState.SUCCEEDED);

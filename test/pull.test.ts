@@ -5,8 +5,8 @@ import { startHarness } from "./support/harness.js";
 import {
   errorInfo,
   grpcError,
-  numberOf,
   numbered,
+  numberOf,
   startExternalJob,
 } from "./support/jobs.js";
 

@@ -4,8 +4,8 @@ import { startHarness } from "./support/harness.js";
 import {
   errorInfo,
   grpcError,
-  numberOf,
   numbered,
+  numberOf,
   startExternalJob,
 } from "./support/jobs.js";
 
@@ -45,9 +45,7 @@ describe("Push", () => {
       await harness.client.push({ ticket, lease, results: [payload] });
     }
 
-    const fifth = track(
-      harness.client.push({ ticket, lease, results: numbered(1, 5) }),
-    );
+    const fifth = track(harness.client.push({ ticket, lease, results: numbered(1, 5) }));
     const { status } = await harness.client.getStatus({ ticket });
 
     expect(status?.bufferedCount).toBe(4n);
@@ -61,12 +59,8 @@ describe("Push", () => {
     const harness = await startHarness({ maxData: 4 });
     const { ticket, lease } = await startExternalJob(harness);
     await harness.client.push({ ticket, lease, results: numbered(4) });
-    const fifth = track(
-      harness.client.push({ ticket, lease, results: numbered(1, 5) }),
-    );
-    const sixth = track(
-      harness.client.push({ ticket, lease, results: numbered(1, 6) }),
-    );
+    const fifth = track(harness.client.push({ ticket, lease, results: numbered(1, 5) }));
+    const sixth = track(harness.client.push({ ticket, lease, results: numbered(1, 6) }));
     await harness.client.getStatus({ ticket });
 
     await harness.client.pull({ ticket });

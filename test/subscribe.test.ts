@@ -6,8 +6,8 @@ import { startHarness } from "./support/harness.js";
 import {
   drain,
   errorInfo,
-  numberOf,
   numbered,
+  numberOf,
   startExternalJob,
 } from "./support/jobs.js";
 
@@ -69,9 +69,7 @@ describe("Subscribe", () => {
     });
     const { ticket } = await harness.client.exec({ kind: "fails" });
 
-    const { messages, code, error } = await drain(
-      harness.client.subscribe({ ticket }),
-    );
+    const { messages, code, error } = await drain(harness.client.subscribe({ ticket }));
 
     expect(sequencesOf(messages)).toEqual(range(1, 3));
     expect(code).toBe(Status.PERMISSION_DENIED);
@@ -194,9 +192,11 @@ describe("Subscribe", () => {
       harness.client.subscribe({ ticket }, { signal: controller.signal }),
     ).catch(() => undefined);
     await harness.client.push({ ticket, lease, results: numbered(1) });
-    await expect.poll(() => harness.server.conductor.store.status(ticket)).toMatchObject({
-      deliveredCount: 1n,
-    });
+    await expect
+      .poll(() => harness.server.conductor.store.status(ticket))
+      .toMatchObject({
+        deliveredCount: 1n,
+      });
 
     controller.abort();
     await stream;

@@ -1,6 +1,5 @@
-import { createClient, Status } from "nice-grpc";
+import { createClient, createClientFactory, Status } from "nice-grpc";
 import { errorDetailsClientMiddleware } from "nice-grpc-error-details";
-import { createClientFactory } from "nice-grpc";
 import { describe, expect, it } from "vitest";
 import { binaryPayload } from "../src/core/payloads.js";
 import { startHarness } from "./support/harness.js";
@@ -9,7 +8,10 @@ import { errorInfo, grpcError, numbered, startExternalJob } from "./support/jobs
 describe("request validation", () => {
   it.each([
     ["Pull", (c: Client) => c.pull({ ticket: 0n })],
-    ["Subscribe", (c: Client) => c.subscribe({ ticket: 0n })[Symbol.asyncIterator]().next()],
+    [
+      "Subscribe",
+      (c: Client) => c.subscribe({ ticket: 0n })[Symbol.asyncIterator]().next(),
+    ],
     ["Push", (c: Client) => c.push({ ticket: 0n, lease: "x" })],
     ["Cancel", (c: Client) => c.cancel({ ticket: 0n })],
     ["GetStatus", (c: Client) => c.getStatus({ ticket: 0n })],

@@ -1,9 +1,5 @@
 import type { Payload } from "../gen/conductor/v1/payload_pb.js";
-import {
-  InvalidArgumentError,
-  NoDataLeftError,
-  UnknownKindError,
-} from "./errors.js";
+import { InvalidArgumentError, NoDataLeftError, UnknownKindError } from "./errors.js";
 import { type JobContext, JobError, type JobKind } from "./job.js";
 import type {
   JobFailure,
@@ -76,11 +72,7 @@ export class Conductor {
   }
 
   /** Creates a ticket and starts or queues its job; returns the ticket. */
-  async exec(
-    kind: string,
-    input: Payload,
-    options: ExecOptions = {},
-  ): Promise<bigint> {
+  async exec(kind: string, input: Payload, options: ExecOptions = {}): Promise<bigint> {
     validateKind(kind);
     const job = this.#kinds.get(kind);
     if (job) {
@@ -125,10 +117,7 @@ export class Conductor {
    * progress. Returns after the last result of a successful job; throws the
    * job's error, JobCancelledError, or what the store throws.
    */
-  async *subscribe(
-    ticket: bigint,
-    options: SubscribeOptions,
-  ): AsyncGenerator<ReadBatch> {
+  async *subscribe(ticket: bigint, options: SubscribeOptions): AsyncGenerator<ReadBatch> {
     let afterSequence = options.afterSequence;
     let progressVersionSeen = 0;
     for (;;) {
@@ -199,8 +188,7 @@ export class Conductor {
       ticket,
       attempt,
       signal,
-      push: (...results) =>
-        this.store.push(ticket, lease.lease, results, { signal }),
+      push: (...results) => this.store.push(ticket, lease.lease, results, { signal }),
       progress: async (done, total = 0) => {
         const progress: Progress = { done: BigInt(done), total: BigInt(total) };
         await this.store.push(ticket, lease.lease, [], { progress });

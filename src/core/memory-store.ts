@@ -100,9 +100,7 @@ export class MemoryStore implements TicketStore {
 
   async create(spec: TicketSpec): Promise<bigint> {
     if (this.#tickets.size >= this.#maxTickets) {
-      throw new CapacityError(
-        `too many live tickets: the limit is ${this.#maxTickets}`,
-      );
+      throw new CapacityError(`too many live tickets: the limit is ${this.#maxTickets}`);
     }
     const ticket = this.#generator.next();
     const nowMs = Date.now();
@@ -187,11 +185,7 @@ export class MemoryStore implements TicketStore {
     }
   }
 
-  async finish(
-    ticket: bigint,
-    lease: string,
-    failure?: JobFailure,
-  ): Promise<void> {
+  async finish(ticket: bigint, lease: string, failure?: JobFailure): Promise<void> {
     const record = this.#holding(ticket, lease);
     this.#end(record, failure ? "failed" : "succeeded");
     record.failure = failure;
@@ -246,9 +240,7 @@ export class MemoryStore implements TicketStore {
   /** Stores waiting pushes while the buffer has room, oldest first. */
   #drainPushes(record: TicketRecord): void {
     const room = this.#maxData - record.log.bufferedCount;
-    const stored = record.pushes.drain(room, (payload) =>
-      record.log.append(payload),
-    );
+    const stored = record.pushes.drain(room, (payload) => record.log.append(payload));
     if (stored > 0) this.#wakeReaders(record);
   }
 
@@ -280,11 +272,7 @@ export class MemoryStore implements TicketStore {
       );
     }
     if (after + 1n < log.firstRetainedSequence) {
-      throw new ResultsNotRetainedError(
-        ticket,
-        after + 1n,
-        log.firstRetainedSequence,
-      );
+      throw new ResultsNotRetainedError(ticket, after + 1n, log.firstRetainedSequence);
     }
     return log.replay(after, options.maxResults, options.maxBytes);
   }
@@ -334,8 +322,7 @@ export class MemoryStore implements TicketStore {
       };
       // setTimeout fires at once for delays past 2^31-1 ms, so a wait
       // without a finite limit sets no timer at all.
-      const timer =
-        timeoutMs <= MAX_TIMER_MS ? setTimeout(done, timeoutMs) : undefined;
+      const timer = timeoutMs <= MAX_TIMER_MS ? setTimeout(done, timeoutMs) : undefined;
       record.readers ??= new Set();
       record.readers.add(done);
       this.#waitingReadCount += 1;

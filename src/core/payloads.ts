@@ -1,4 +1,4 @@
-import { create, type JsonValue, fromJson } from "@bufbuild/protobuf";
+import { create, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { type Payload, PayloadSchema } from "../gen/conductor/v1/payload_pb.js";
 

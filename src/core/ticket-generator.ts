@@ -36,9 +36,7 @@ export class TicketGenerator {
   }
 
   #round(round: number, half: bigint): bigint {
-    const digest = createHmac("sha256", this.#key)
-      .update(`${round}:${half}`)
-      .digest();
+    const digest = createHmac("sha256", this.#key).update(`${round}:${half}`).digest();
     return BigInt(digest.readUInt32BE(0));
   }
 }

@@ -1,12 +1,7 @@
 import type { Payload } from "../gen/conductor/v1/payload_pb.js";
 
 /** Lifecycle state of a ticket's job. */
-export type JobState =
-  | "queued"
-  | "running"
-  | "succeeded"
-  | "failed"
-  | "cancelled";
+export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 
 /** States after which the job pushes nothing more. */
 export const FINAL_STATES: ReadonlySet<JobState> = new Set([

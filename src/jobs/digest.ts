@@ -5,7 +5,7 @@ import path from "node:path";
 import { toJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { InvalidArgumentError } from "../core/errors.js";
-import { type JobContext, JobError, type JobKind } from "../core/job.js";
+import { JobError, type JobKind } from "../core/job.js";
 import { jsonPayload } from "../core/payloads.js";
 import type { Payload } from "../gen/conductor/v1/payload_pb.js";
 

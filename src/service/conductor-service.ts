@@ -167,12 +167,7 @@ function requireLease(lease: string): string {
 }
 
 /** Reads a count field: `fallback` when 0, rejected above `max`. */
-function countField(
-  field: string,
-  value: number,
-  fallback: number,
-  max: number,
-): number {
+function countField(field: string, value: number, fallback: number, max: number): number {
   if (value > max) {
     throw new InvalidArgumentError(field, `${field} is ${value}; the limit is ${max}`);
   }

@@ -1,5 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { type Duration, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { InvalidArgumentError } from "../core/errors.js";
+import type { JobState, Progress, Result, TicketSnapshot } from "../core/ticket-store.js";
 import {
   type TicketStatus,
   TicketStatusSchema,
@@ -7,16 +9,9 @@ import {
 import {
   JobState as JobStateProto,
   ProgressSchema,
-  ResultSchema,
   type Result as ResultProto,
+  ResultSchema,
 } from "../gen/conductor/v1/payload_pb.js";
-import { InvalidArgumentError } from "../core/errors.js";
-import type {
-  JobState,
-  Progress,
-  Result,
-  TicketSnapshot,
-} from "../core/ticket-store.js";
 
 const STATE_TO_PROTO: Record<JobState, JobStateProto> = {
   queued: JobStateProto.QUEUED,
@@ -81,10 +76,16 @@ export function durationToMs(
   if (!duration) return 0;
   const ms = Number(duration.seconds) * 1000 + duration.nanos / 1e6;
   if (!Number.isFinite(ms) || ms < 0 || Math.abs(duration.nanos) >= 1e9) {
-    throw new InvalidArgumentError(field, `${field} must be a valid duration of 0 or more`);
+    throw new InvalidArgumentError(
+      field,
+      `${field} must be a valid duration of 0 or more`,
+    );
   }
   if (ms > maxMs) {
-    throw new InvalidArgumentError(field, `${field} is ${ms} ms; the limit is ${maxMs} ms`);
+    throw new InvalidArgumentError(
+      field,
+      `${field} is ${ms} ms; the limit is ${maxMs} ms`,
+    );
   }
   return ms;
 }

@@ -21,12 +21,8 @@ export class MalformedRequest {
   ) {}
 }
 
-type IsStream<K> = K extends "client_streaming" | "bidi_streaming"
-  ? true
-  : false;
-type IsResponseStream<K> = K extends "server_streaming" | "bidi_streaming"
-  ? true
-  : false;
+type IsStream<K> = K extends "client_streaming" | "bidi_streaming" ? true : false;
+type IsResponseStream<K> = K extends "server_streaming" | "bidi_streaming" ? true : false;
 
 /** The nice-grpc definition of a protobuf-es service. */
 export type ServiceDefinitionOf<T extends GenServiceMethods> = {

@@ -1,10 +1,7 @@
 import { create, type DescFile, toBinary } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import type { ServiceImplementation } from "nice-grpc";
-import {
-  ServerReflection,
-  ServerReflectionService,
-} from "nice-grpc-server-reflection";
+import { ServerReflection, ServerReflectionService } from "nice-grpc-server-reflection";
 
 /**
  * The reflection service under both names grpcurl and other tools look

@@ -2,12 +2,12 @@ import { type Channel, createChannel, createClientFactory } from "nice-grpc";
 import { deadlineMiddleware } from "nice-grpc-client-middleware-deadline";
 import { errorDetailsClientMiddleware } from "nice-grpc-error-details";
 import { afterEach } from "vitest";
-import { conductorDefinition } from "../../src/service/conductor-service.js";
 import {
   type ConductorServer,
   type ServerOptions,
   startServer,
 } from "../../src/server.js";
+import { conductorDefinition } from "../../src/service/conductor-service.js";
 
 /** A server on a free loopback port and a client channel to it. */
 export interface Harness {
