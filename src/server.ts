@@ -16,6 +16,8 @@ import { file_conductor_v1_runner } from "./gen/conductor/v1/runner_pb.js";
 import { file_google_rpc_error_details } from "./gen/google/rpc/error_details_pb.js";
 import { file_grpc_health_v1_health } from "./gen/grpc/health/v1/health_pb.js";
 import { digestKind } from "./jobs/digest.js";
+import { RunnerHub } from "./runner/hub.js";
+import { runnerDefinition, runnerService } from "./runner/runner-service.js";
 import {
   conductorDefinition,
   conductorService,
@@ -36,6 +38,17 @@ export interface ServerOptions {
   readonly maxMessageBytes: number;
   /** Directory the built-in digest kind may read. */
   readonly digestRoot: string;
+  /** How long a job waits for a runner before it fails with UNAVAILABLE. */
+  readonly queueTimeoutMs: number;
+  /** Jobs that may wait for a runner at once; Exec beyond that fails. */
+  readonly maxQueuedJobs: number;
+  /** How long a runner may send nothing before its jobs count as lost. */
+  readonly runnerTimeoutMs: number;
+  /**
+   * Kinds runners may serve. When set, Exec of a kind neither built in nor
+   * listed fails at once; when unset, every such kind waits for a runner.
+   */
+  readonly runnerKinds?: readonly string[] | undefined;
   readonly logger?: Logger | undefined;
 }
 
@@ -45,6 +58,9 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   timeoutMs: 300_000,
   maxMessageBytes: 4 << 20,
   digestRoot: ".",
+  queueTimeoutMs: 30_000,
+  maxQueuedJobs: 10_000,
+  runnerTimeoutMs: 5_000,
 };
 
 /** A running server and the conductor it serves. */
@@ -72,6 +88,12 @@ export async function startServer(
   const store = new MemoryStore(settings);
   const conductor = new Conductor(store);
   conductor.register("digest", digestKind(settings.digestRoot));
+  const hub = new RunnerHub(store, {
+    ...settings,
+    builtInKinds: conductor.builtInKinds,
+    logger,
+  });
+  conductor.setDispatcher(hub);
 
   const server = createServer({
     "grpc.max_receive_message_length": settings.maxMessageBytes,
@@ -80,6 +102,7 @@ export async function startServer(
     .use(errorMiddleware(logger));
   const health = HealthState();
   addServices(server, conductor, health);
+  server.add(runnerDefinition, runnerService(hub));
   const port = await server.listen(settings.address);
   for (const name of ["", ...SERVICE_NAMES]) health.setStatus("healthy", name);
 
@@ -90,6 +113,7 @@ export async function startServer(
     health,
     async close() {
       for (const name of ["", ...SERVICE_NAMES]) health.setStatus("unhealthy", name);
+      hub.close();
       server.forceShutdown();
       await conductor.close();
     },

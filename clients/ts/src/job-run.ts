@@ -1,0 +1,141 @@
+import type { Client } from "nice-grpc";
+import type { ClientDefinition } from "./definition.js";
+import type { ConductorService } from "./gen/conductor/v1/conductor_pb.js";
+import type { Payload } from "./gen/conductor/v1/payload_pb.js";
+import type { Assignment, RunnerService } from "./gen/conductor/v1/runner_pb.js";
+import { failureOf } from "./job-error.js";
+import { Pusher } from "./pusher.js";
+
+/** gRPC status codes after which a job's lease can never work again. */
+const NOT_FOUND = 5;
+const FAILED_PRECONDITION = 9;
+
+/** The context a job handler receives with its input. */
+export interface JobContext {
+  readonly ticket: bigint;
+  readonly kind: string;
+  /** Attempt number, from 1; higher when an earlier runner was lost. */
+  readonly attempt: number;
+  /**
+   * Aborts when the job is cancelled, when a push fails, when the
+   * connection to the server is lost and when the runner closes. The
+   * handler should stop soon after: its results are no longer accepted.
+   */
+  readonly signal: AbortSignal;
+  /**
+   * Stores results in order and resolves with the sequence of the last
+   * one once the server has stored them. Waits while the ticket's buffer
+   * is full. Rejects with the server's error, such as FAILED_PRECONDITION
+   * once the job was cancelled, and then every later push rejects too.
+   */
+  push(...payloads: Payload[]): Promise<bigint>;
+  /** Reports progress, stored after the results pushed before it. */
+  progress(done: number | bigint, total?: number | bigint): Promise<void>;
+}
+
+/**
+ * The work of one job kind. Resolving ends the job with success once
+ * every push has been stored. Throwing ends it with the error's gRPC code
+ * (see JobError) and message, after the results pushed before.
+ */
+export type JobHandler = (input: Payload, context: JobContext) => Promise<void>;
+
+export type ConductorClient = Client<
+  ClientDefinition<(typeof ConductorService)["method"]>
+>;
+export type RunnerClient = Client<ClientDefinition<(typeof RunnerService)["method"]>>;
+
+export interface JobRunClients {
+  readonly conductor: ConductorClient;
+  readonly runner: RunnerClient;
+  readonly onError: (error: unknown) => void;
+}
+
+/** One attempt of one job on this runner, from assignment to Finish. */
+export class JobRun {
+  readonly assignment: Assignment;
+  readonly #handler: JobHandler;
+  readonly #clients: JobRunClients;
+  /** Aborts the handler's signal. */
+  readonly #job = new AbortController();
+  /** Aborts the calls in flight, once the lease is known to be dead. */
+  readonly #calls = new AbortController();
+  /** Set once the server no longer counts this attempt as running. */
+  #ended = false;
+
+  constructor(assignment: Assignment, handler: JobHandler, clients: JobRunClients) {
+    this.assignment = assignment;
+    this.#handler = handler;
+    this.#clients = clients;
+  }
+
+  /**
+   * Runs the handler, waits until its pushes are stored, then calls
+   * Finish unless the attempt ended first. Never rejects.
+   */
+  async run(): Promise<void> {
+    const { ticket, lease, input } = this.assignment;
+    const pusher = new Pusher(this.#clients.conductor, ticket, lease, this.#calls.signal);
+    let failure: { code: number; message: string } | undefined;
+    try {
+      if (!input) throw new Error("assignment carries no input");
+      await this.#handler(input, this.#context(pusher));
+    } catch (error) {
+      failure = failureOf(error);
+    }
+    await pusher.flush();
+    if (pusher.failure) {
+      if (isFinal(pusher.failure.error)) return;
+      const { message } = failureOf(pusher.failure.error);
+      failure ??= { code: 14, message: `pushing results failed: ${message}` };
+    }
+    if (this.#ended) return;
+    try {
+      await this.#clients.runner.finish(
+        { ticket, lease, error: failure },
+        { signal: this.#calls.signal },
+      );
+    } catch (error) {
+      if (!this.#ended) this.#clients.onError(error);
+    }
+  }
+
+  /** Aborts the handler because the server revoked the job. */
+  revoke(reason: string): void {
+    this.#ended = true;
+    this.#job.abort(new DOMException(`job revoked: ${reason}`, "AbortError"));
+  }
+
+  /** Aborts the handler and its calls because the lease is dead. */
+  abandon(reason: string): void {
+    this.#ended = true;
+    const error = new DOMException(reason, "AbortError");
+    this.#job.abort(error);
+    this.#calls.abort(error);
+  }
+
+  #context(pusher: Pusher): JobContext {
+    const { ticket, kind, attempt } = this.assignment;
+    const send = (payloads: Payload[], progress?: { done: bigint; total: bigint }) =>
+      pusher.push(payloads, progress).catch((error: unknown) => {
+        this.#job.abort(error);
+        throw error;
+      });
+    return {
+      ticket,
+      kind,
+      attempt,
+      signal: this.#job.signal,
+      push: (...payloads) => send(payloads),
+      progress: async (done, total = 0) => {
+        await send([], { done: BigInt(done), total: BigInt(total) });
+      },
+    };
+  }
+}
+
+/** Whether a failed call shows that the job is over or no longer ours. */
+function isFinal(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === FAILED_PRECONDITION || code === NOT_FOUND;
+}

@@ -1,0 +1,285 @@
+import { hostname } from "node:os";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { durationMs } from "@bufbuild/protobuf/wkt";
+import {
+  type Channel,
+  ChannelCredentials,
+  ClientError,
+  createChannel,
+  createClient,
+  Status,
+} from "nice-grpc";
+import { Backoff, sleep } from "./backoff.js";
+import { clientDefinition } from "./definition.js";
+import { ConductorService } from "./gen/conductor/v1/conductor_pb.js";
+import {
+  type Assignment,
+  type ConnectRequestSchema,
+  type Registered,
+  RunnerService,
+} from "./gen/conductor/v1/runner_pb.js";
+import { JobError } from "./job-error.js";
+import {
+  type ConductorClient,
+  type JobHandler,
+  JobRun,
+  type RunnerClient,
+} from "./job-run.js";
+import { RequestQueue } from "./request-queue.js";
+
+/** Settings of connectRunner. */
+export interface RunnerOptions {
+  /** Address of the conductor server, such as "127.0.0.1:50051". */
+  readonly address: string;
+  /** Handlers by job kind. The runner serves exactly these kinds. */
+  readonly kinds: Readonly<Record<string, JobHandler>>;
+  /** Jobs run at once, at least 1; 1 when unset. */
+  readonly concurrency?: number | undefined;
+  /** Name shown in ListRunners and server logs; host name and pid by default. */
+  readonly name?: string | undefined;
+  /** Drain when the process gets SIGTERM. Off by default. */
+  readonly drainOnSigterm?: boolean | undefined;
+  /** First delay before reconnecting, doubled per failure; 100 ms by default. */
+  readonly reconnectDelayMs?: number | undefined;
+  /** Maximum delay before reconnecting; 10 s by default. */
+  readonly maxReconnectDelayMs?: number | undefined;
+  /** Channel credentials; plaintext when unset. */
+  readonly credentials?: ChannelCredentials | undefined;
+  /**
+   * Receives errors the runner handles by itself, such as a lost
+   * connection before a reconnect or a failed Finish call.
+   */
+  readonly onError?: ((error: unknown) => void) | undefined;
+}
+
+type ConnectRequest = MessageInitShape<typeof ConnectRequestSchema>;
+
+/** Heartbeat interval used when the server does not state one. */
+const DEFAULT_HEARTBEAT_MS = 1000;
+const HEARTBEAT: ConnectRequest = { message: { case: "heartbeat", value: {} } };
+const DRAIN: ConnectRequest = { message: { case: "drain", value: {} } };
+
+/**
+ * Connects a runner to a conductor server and keeps it connected: it
+ * registers `kinds`, runs the jobs the server assigns, sends heartbeats,
+ * and reconnects with exponential backoff when the connection breaks.
+ * Jobs held when a connection breaks are aborted, because the server
+ * treats them as lost.
+ */
+export function connectRunner(options: RunnerOptions): Runner {
+  return new Runner(options);
+}
+
+/** A connected runner; see connectRunner. */
+export class Runner {
+  /**
+   * Resolves with the runner id once the server accepted the first
+   * registration; rejects when the runner stopped before that.
+   */
+  readonly registered: Promise<string>;
+  /**
+   * Settles once the runner has stopped: resolves after drain or close,
+   * rejects when the server rejected the registration (INVALID_ARGUMENT)
+   * or lacks the runner service (UNIMPLEMENTED).
+   */
+  readonly closed: Promise<void>;
+  readonly #options: RunnerOptions;
+  readonly #channel: Channel;
+  readonly #runnerClient: RunnerClient;
+  readonly #conductorClient: ConductorClient;
+  /** Jobs whose handler has not returned, by lease. */
+  readonly #jobs = new Map<string, { run: JobRun; done: Promise<void> }>();
+  /** Aborts when the runner must not connect again. */
+  readonly #stop = new AbortController();
+  #session: { requests: RequestQueue<ConnectRequest>; call: AbortController } | undefined;
+  #id: string | undefined;
+  #draining = false;
+  #closing = false;
+  #resolveRegistered: (id: string) => void = () => {};
+  readonly #onSigterm = () => void this.drain();
+
+  constructor(options: RunnerOptions) {
+    const concurrency = options.concurrency ?? 1;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new RangeError(
+        `concurrency is ${concurrency}; it must be an integer of 1 or more`,
+      );
+    }
+    if (Object.keys(options.kinds).length === 0) {
+      throw new RangeError("kinds must name at least one job kind");
+    }
+    this.#options = options;
+    this.#channel = createChannel(
+      options.address,
+      options.credentials ?? ChannelCredentials.createInsecure(),
+      {
+        // The channel's own reconnect backoff would otherwise delay
+        // reconnects by up to two minutes, whatever the runner's is.
+        "grpc.initial_reconnect_backoff_ms": options.reconnectDelayMs ?? 100,
+        "grpc.max_reconnect_backoff_ms": options.maxReconnectDelayMs ?? 10_000,
+      },
+    );
+    this.#runnerClient = createClient(clientDefinition(RunnerService), this.#channel);
+    this.#conductorClient = createClient(
+      clientDefinition(ConductorService),
+      this.#channel,
+    );
+    let rejectRegistered: (error: unknown) => void = () => {};
+    this.registered = new Promise((resolve, reject) => {
+      this.#resolveRegistered = resolve;
+      rejectRegistered = reject;
+    });
+    if (options.drainOnSigterm) process.once("SIGTERM", this.#onSigterm);
+    this.closed = this.#run().finally(() => {
+      rejectRegistered(new Error("runner stopped before it registered"));
+    });
+    // Callers need not wait on either promise, so neither may go unhandled.
+    this.registered.catch(() => {});
+    this.closed.catch(() => {});
+  }
+
+  /** The id of the current registration; unset while disconnected. */
+  get id(): string | undefined {
+    return this.#id;
+  }
+
+  /** Jobs whose handler is running. */
+  get activeJobs(): number {
+    return this.#jobs.size;
+  }
+
+  /**
+   * Stops taking jobs and lets the held ones finish, then closes the
+   * stream. Resolves like `closed`. Does not reconnect from then on: a job
+   * held when the connection breaks during a drain is lost.
+   */
+  drain(): Promise<void> {
+    if (!this.#draining && !this.#closing) {
+      this.#draining = true;
+      this.#stop.abort();
+      this.#session?.requests.send(DRAIN);
+      this.#closeIfIdle();
+    }
+    return this.closed;
+  }
+
+  /**
+   * Aborts every job and closes the connection at once. The server treats
+   * held jobs as lost. Resolves when the runner has stopped.
+   */
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#stop.abort();
+    this.#abandonAll("runner closed");
+    this.#session?.call.abort();
+    await this.closed.catch(() => {});
+  }
+
+  /** Connects, and connects again after each break, until stopped. */
+  async #run(): Promise<void> {
+    const backoff = new Backoff(
+      this.#options.reconnectDelayMs ?? 100,
+      this.#options.maxReconnectDelayMs ?? 10_000,
+    );
+    try {
+      while (!this.#stop.signal.aborted) {
+        try {
+          await this.#connect(backoff);
+        } catch (error) {
+          if (isFatal(error)) throw error;
+          if (!this.#closing) this.#options.onError?.(error);
+        }
+        this.#abandonAll("connection to the server lost");
+        if (!this.#stop.signal.aborted) await sleep(backoff.next(), this.#stop.signal);
+      }
+      if (this.#draining)
+        await Promise.all([...this.#jobs.values()].map((job) => job.done));
+    } finally {
+      this.#abandonAll("runner stopped");
+      process.removeListener("SIGTERM", this.#onSigterm);
+      this.#channel.close();
+    }
+  }
+
+  /** Runs one Connect stream until it ends. */
+  async #connect(backoff: Backoff): Promise<void> {
+    const requests = new RequestQueue<ConnectRequest>();
+    const call = new AbortController();
+    this.#session = { requests, call };
+    const { kinds } = this.#options;
+    requests.send({
+      message: {
+        case: "register",
+        value: {
+          kinds: Object.keys(kinds),
+          concurrency: this.#options.concurrency ?? 1,
+          name: this.#options.name ?? `${hostname()}-${process.pid}`,
+        },
+      },
+    });
+    let heartbeat: NodeJS.Timeout | undefined;
+    try {
+      const responses = this.#runnerClient.connect(requests, { signal: call.signal });
+      for await (const { message } of responses) {
+        if (message.case === "registered") {
+          backoff.reset();
+          heartbeat = this.#registered(message.value, requests);
+        } else if (message.case === "assignment") {
+          this.#start(message.value);
+        } else if (message.case === "revocation") {
+          this.#jobs.get(message.value.lease)?.run.revoke(message.value.reason);
+        }
+      }
+    } finally {
+      clearInterval(heartbeat);
+      requests.close();
+      this.#session = undefined;
+      this.#id = undefined;
+    }
+  }
+
+  /** Records the registration and starts the heartbeats it requests. */
+  #registered(registered: Registered, requests: RequestQueue<ConnectRequest>) {
+    this.#id = registered.runnerId;
+    this.#resolveRegistered(registered.runnerId);
+    const interval = registered.heartbeatInterval;
+    const intervalMs = interval ? durationMs(interval) : DEFAULT_HEARTBEAT_MS;
+    return setInterval(() => requests.send(HEARTBEAT), Math.max(1, intervalMs));
+  }
+
+  #start(assignment: Assignment): void {
+    const handler = this.#options.kinds[assignment.kind] ?? unknownKind;
+    const run = new JobRun(assignment, handler, {
+      conductor: this.#conductorClient,
+      runner: this.#runnerClient,
+      onError: (error) => this.#options.onError?.(error),
+    });
+    const done = run.run().finally(() => {
+      this.#jobs.delete(assignment.lease);
+      this.#closeIfIdle();
+    });
+    this.#jobs.set(assignment.lease, { run, done });
+  }
+
+  /** Half-closes the stream of a draining runner that holds no job. */
+  #closeIfIdle(): void {
+    if (this.#draining && this.#jobs.size === 0) this.#session?.requests.close();
+  }
+
+  #abandonAll(reason: string): void {
+    for (const { run } of this.#jobs.values()) run.abandon(reason);
+  }
+}
+
+async function unknownKind(): Promise<void> {
+  throw new JobError(
+    Status.UNIMPLEMENTED,
+    "this runner has no handler for the job's kind",
+  );
+}
+
+/** Whether a Connect failure would repeat on every reconnect. */
+function isFatal(error: unknown): boolean {
+  if (!(error instanceof ClientError)) return false;
+  return error.code === Status.INVALID_ARGUMENT || error.code === Status.UNIMPLEMENTED;
+}

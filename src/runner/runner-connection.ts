@@ -1,0 +1,117 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { Lease } from "../core/ticket-store.js";
+import {
+  type ConnectResponse,
+  ConnectResponseSchema,
+  type RunnerInfo,
+  RunnerInfoSchema,
+} from "../gen/conductor/v1/runner_pb.js";
+import { MessageQueue } from "./message-queue.js";
+
+/** A runner's Register message, after validation. */
+export interface Registration {
+  readonly kinds: readonly string[];
+  readonly concurrency: number;
+  readonly name: string;
+}
+
+/** A job handed to a runner, from the moment it left the queue. */
+export interface HeldJob {
+  readonly ticket: bigint;
+  readonly kind: string;
+  /** Arrival order of the job, kept when it is queued again. */
+  readonly order: number;
+  /** The attempt's lease; unset while the store is starting the attempt. */
+  lease: Lease | undefined;
+  /** Set when the job was cancelled before its lease arrived. */
+  revoked: boolean;
+}
+
+/**
+ * The server's side of one Connect stream: what the runner serves, the
+ * jobs it holds and the messages waiting to be sent to it.
+ */
+export class RunnerConnection {
+  readonly id: string;
+  readonly name: string;
+  readonly kinds: ReadonlySet<string>;
+  readonly concurrency: number;
+  readonly connectTimeMs = Date.now();
+  /** Responses to send on the stream, in order. */
+  readonly outbox = new MessageQueue<ConnectResponse>();
+  /** Jobs the runner holds, by ticket. */
+  readonly jobs = new Map<bigint, HeldJob>();
+  draining = false;
+  /** Set once the stream has ended; the runner gets nothing more. */
+  closed = false;
+  /** When the runner last sent a message, in epoch milliseconds. */
+  lastSeenMs = Date.now();
+  /** Stamp of the last job assigned, for round-robin among equals. */
+  lastAssignment = 0;
+
+  constructor(id: string, registration: Registration) {
+    this.id = id;
+    this.name = registration.name || id;
+    this.kinds = new Set(registration.kinds);
+    this.concurrency = registration.concurrency;
+  }
+
+  /** Share of the runner's concurrency in use, from 0 to 1. */
+  get load(): number {
+    return this.jobs.size / this.concurrency;
+  }
+
+  /** Returns whether a job of `kind` may be assigned to this runner now. */
+  accepts(kind: string): boolean {
+    return (
+      !this.closed &&
+      !this.draining &&
+      this.kinds.has(kind) &&
+      this.jobs.size < this.concurrency
+    );
+  }
+
+  sendRegistered(heartbeatIntervalMs: number): void {
+    this.#send({
+      case: "registered",
+      value: {
+        runnerId: this.id,
+        heartbeatInterval: durationFromMs(heartbeatIntervalMs),
+      },
+    });
+  }
+
+  sendAssignment(lease: Lease): void {
+    this.#send({
+      case: "assignment",
+      value: {
+        ticket: lease.ticket,
+        kind: lease.kind,
+        input: lease.input,
+        attempt: lease.attempt,
+        lease: lease.lease,
+      },
+    });
+  }
+
+  sendRevocation(ticket: bigint, lease: string, reason: string): void {
+    this.#send({ case: "revocation", value: { ticket, lease, reason } });
+  }
+
+  info(): RunnerInfo {
+    return create(RunnerInfoSchema, {
+      runnerId: this.id,
+      name: this.name,
+      kinds: [...this.kinds],
+      concurrency: this.concurrency,
+      activeJobs: this.jobs.size,
+      draining: this.draining,
+      connectTime: timestampFromMs(this.connectTimeMs),
+    });
+  }
+
+  #send(message: MessageInitShape<typeof ConnectResponseSchema>["message"]): void {
+    this.outbox.send(create(ConnectResponseSchema, { message }));
+  }
+}

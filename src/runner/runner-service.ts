@@ -1,0 +1,117 @@
+import type { CallContext, ServiceImplementation } from "nice-grpc";
+import { InvalidArgumentError } from "../core/errors.js";
+import type { JobFailure } from "../core/ticket-store.js";
+import type { JobError } from "../gen/conductor/v1/payload_pb.js";
+import { type ConnectRequest, RunnerService } from "../gen/conductor/v1/runner_pb.js";
+import { requireTicket } from "../service/convert.js";
+import { type ServiceDefinitionOf, serviceDefinition } from "../service/definition.js";
+import type { RunnerHub } from "./hub.js";
+import { registrationOf } from "./registration.js";
+import type { RunnerConnection } from "./runner-connection.js";
+
+export const runnerDefinition = serviceDefinition(RunnerService);
+
+type Methods = (typeof RunnerService)["method"];
+export type RunnerServiceImplementation = ServiceImplementation<
+  ServiceDefinitionOf<Methods>
+>;
+
+/** Highest gRPC status code, UNAUTHENTICATED. */
+const MAX_STATUS_CODE = 16;
+
+/** Implements RunnerService on top of a RunnerHub. */
+export function runnerService(hub: RunnerHub): RunnerServiceImplementation {
+  return {
+    async *connect(requests, context) {
+      const iterator = requests[Symbol.asyncIterator]();
+      const runner = hub.connect(registrationOf(await readRegister(iterator)));
+      void readRequests(hub, runner, iterator, context);
+      try {
+        yield* runner.outbox;
+      } finally {
+        hub.disconnect(runner, "the server ended the stream");
+      }
+    },
+
+    async finish(request) {
+      const failure = request.error ? failureOf(request.error) : undefined;
+      await hub.finish(
+        requireTicket(request.ticket),
+        requireLease(request.lease),
+        failure,
+      );
+      return {};
+    },
+
+    async listRunners() {
+      return { runners: hub.list() };
+    },
+  };
+}
+
+/** Reads the first request, which must be a Register. */
+async function readRegister(iterator: AsyncIterator<ConnectRequest>) {
+  const first = await iterator.next();
+  const message = first.done ? undefined : first.value.message;
+  if (message?.case === "register") return message.value;
+  const got = first.done
+    ? "the stream ended first"
+    : `got ${message?.case ?? "an empty message"}`;
+  throw new InvalidArgumentError(
+    "register",
+    `the first Connect request must be a register; ${got}`,
+  );
+}
+
+/**
+ * Reads the runner's requests until its stream ends, then disconnects it.
+ * Every request counts as a sign of life.
+ */
+async function readRequests(
+  hub: RunnerHub,
+  runner: RunnerConnection,
+  iterator: AsyncIterator<ConnectRequest>,
+  context: CallContext,
+): Promise<void> {
+  try {
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) break;
+      hub.touch(runner);
+      const message = next.value.message;
+      if (message.case === "drain") hub.drain(runner);
+      if (message.case === "register") {
+        throw new InvalidArgumentError(
+          "register",
+          "register may be sent only once, as the first request",
+        );
+      }
+    }
+    hub.disconnect(runner, "the runner closed its stream");
+  } catch (error) {
+    const reason = context.signal.aborted
+      ? "the stream broke"
+      : `the stream failed: ${error instanceof Error ? error.message : String(error)}`;
+    hub.disconnect(runner, reason, error);
+  }
+}
+
+function failureOf(error: JobError): JobFailure {
+  if (!Number.isInteger(error.code) || error.code < 1 || error.code > MAX_STATUS_CODE) {
+    throw new InvalidArgumentError(
+      "error.code",
+      `error.code is ${error.code}; a failed job needs a gRPC status code from 1 to ${MAX_STATUS_CODE}`,
+    );
+  }
+  return { code: error.code, message: error.message || "job failed" };
+}
+
+function requireLease(lease: string): string {
+  if (lease.length === 0) {
+    throw new InvalidArgumentError(
+      "lease",
+      "lease must be set to the lease of the job's current attempt",
+    );
+  }
+  return lease;
+}

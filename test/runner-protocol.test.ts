@@ -1,0 +1,216 @@
+import { Status } from "nice-grpc";
+import { describe, expect, it, vi } from "vitest";
+import { JobState } from "../src/gen/conductor/v1/payload_pb.js";
+import { nextAssignment, rawRunner, register, runnerClient } from "./runner-support.js";
+import { type Harness, startHarness } from "./support/harness.js";
+import { drain, errorInfo, grpcError, numbered } from "./support/jobs.js";
+
+const HEARTBEAT = { message: { case: "heartbeat", value: {} } } as const;
+
+describe("RunnerService.Connect", () => {
+  it("rejects a stream that does not start with register", async () => {
+    const harness = await startHarness();
+    const runner = rawRunner(harness, HEARTBEAT);
+    const error = await grpcError(runner.end());
+    expect(error.code).toBe(Status.INVALID_ARGUMENT);
+    expect(error.details).toContain("must be a register");
+    expect(errorInfo(error)?.metadata.field).toBe("register");
+  });
+
+  it.each([
+    {
+      case: "concurrency 0",
+      request: register(["remote"], 0),
+      field: "register.concurrency",
+    },
+    { case: "no kinds", request: register([], 1), field: "register.kinds" },
+    { case: "an empty kind", request: register([""], 1), field: "register.kinds" },
+    {
+      case: "a built-in kind",
+      request: register(["digest"], 1),
+      field: "register.kinds",
+    },
+  ])("rejects a register with $case", async ({ request, field }) => {
+    const harness = await startHarness();
+    const error = await grpcError(rawRunner(harness, request).end());
+    expect(error.code).toBe(Status.INVALID_ARGUMENT);
+    expect(errorInfo(error)?.metadata.field).toBe(field);
+  });
+
+  it("rejects a kind outside runnerKinds", async () => {
+    const harness = await startHarness({ runnerKinds: ["allowed"] });
+    const error = await grpcError(rawRunner(harness, register(["other"])).end());
+    expect(error.code).toBe(Status.INVALID_ARGUMENT);
+    expect(error.details).toContain('"other"');
+  });
+
+  it("rejects a second register", async () => {
+    const harness = await startHarness();
+    const runner = rawRunner(harness, register(["remote"]), register(["remote"]));
+    const error = await grpcError(runner.end());
+    expect(error.code).toBe(Status.INVALID_ARGUMENT);
+    expect(errorInfo(error)?.metadata.field).toBe("register");
+  });
+
+  it("answers register with the runner id and heartbeat interval", async () => {
+    const harness = await startHarness({ runnerTimeoutMs: 900 });
+    const message = await rawRunner(harness, register(["remote"])).next();
+    expect(message.case).toBe("registered");
+    if (message.case !== "registered") return;
+    expect(message.value.runnerId).not.toBe("");
+    expect(message.value.heartbeatInterval?.nanos).toBe(300_000_000);
+  });
+
+  it("assigns a job with its input, attempt and lease", async () => {
+    const harness = await startHarness();
+    const runner = rawRunner(harness, register(["remote"]));
+    const [input] = numbered(1);
+    const { ticket } = await harness.client.exec({ kind: "remote", input });
+    const assignment = await nextAssignment(runner);
+    expect(assignment.ticket).toBe(ticket);
+    expect(assignment.kind).toBe("remote");
+    expect(assignment.input).toEqual(input);
+    expect(assignment.attempt).toBe(1);
+    expect(assignment.lease).not.toBe("");
+  });
+
+  it("ends a silent runner's stream and fails its job", async () => {
+    const harness = await startHarness({ runnerTimeoutMs: 300 });
+    const runner = rawRunner(harness, register(["remote"]));
+    const { ticket } = await harness.client.exec({ kind: "remote" });
+    const { lease } = await nextAssignment(runner);
+    await harness.client.push({ ticket, lease, results: numbered(2) });
+
+    const streamError = await grpcError(runner.end());
+    const consumed = await drain(harness.client.subscribe({ ticket }));
+
+    expect(streamError.code).toBe(Status.DEADLINE_EXCEEDED);
+    expect(consumed.messages.flatMap((m) => m.results).map((r) => r.sequence)).toEqual([
+      1n,
+      2n,
+    ]);
+    expect(consumed.code).toBe(Status.UNAVAILABLE);
+    expect(consumed.error?.details).toMatch(/^runner lost: /);
+  });
+});
+
+describe("RunnerService fencing", () => {
+  async function heldJob(options: Parameters<typeof startHarness>[0] = {}) {
+    const harness = await startHarness(options);
+    const runner = rawRunner(harness, register(["remote"]));
+    const { ticket } = await harness.client.exec({ kind: "remote" });
+    const { lease } = await nextAssignment(runner);
+    return { harness, runner, ticket, lease };
+  }
+
+  it("rejects a push with a lease that does not hold the job", async () => {
+    const { harness, ticket } = await heldJob();
+    const error = await grpcError(
+      harness.client.push({ ticket, lease: "not-the-lease", results: numbered(1) }),
+    );
+    expect(error.code).toBe(Status.FAILED_PRECONDITION);
+    expect(errorInfo(error)?.reason).toBe("LEASE_MISMATCH");
+  });
+
+  it("rejects a finish with a lease that does not hold the job", async () => {
+    const { harness, ticket } = await heldJob();
+    const error = await grpcError(
+      runnerClient(harness).finish({ ticket, lease: "not-the-lease" }),
+    );
+    expect(error.code).toBe(Status.FAILED_PRECONDITION);
+    expect(errorInfo(error)?.reason).toBe("LEASE_MISMATCH");
+  });
+
+  it("rejects pushes to a finished job", async () => {
+    const { harness, ticket, lease } = await heldJob();
+    await runnerClient(harness).finish({ ticket, lease });
+    const error = await grpcError(
+      harness.client.push({ ticket, lease, results: numbered(1) }),
+    );
+    expect(error.code).toBe(Status.FAILED_PRECONDITION);
+    expect(errorInfo(error)?.reason).toBe("TICKET_CLOSED");
+  });
+
+  it("rejects a finish with an error code outside gRPC's", async () => {
+    const { harness, ticket, lease } = await heldJob();
+    const error = await grpcError(
+      runnerClient(harness).finish({ ticket, lease, error: { code: 0, message: "x" } }),
+    );
+    expect(error.code).toBe(Status.INVALID_ARGUMENT);
+    expect(errorInfo(error)?.metadata.field).toBe("error.code");
+  });
+
+  it("ends the job with the error a runner finishes with", async () => {
+    const { harness, ticket, lease } = await heldJob();
+    const error = { code: Status.NOT_FOUND, message: "input file is gone" };
+    await runnerClient(harness).finish({ ticket, lease, error });
+    const consumed = await drain(harness.client.subscribe({ ticket }));
+    expect(consumed.code).toBe(Status.NOT_FOUND);
+    expect(consumed.error?.details).toBe("input file is gone");
+  });
+
+  it("revokes a cancelled job on the runner's stream", async () => {
+    const { harness, runner, ticket, lease } = await heldJob();
+    await harness.client.cancel({ ticket });
+    const message = await runner.next();
+    expect(message.case).toBe("revocation");
+    expect(message.value).toMatchObject({ ticket, lease });
+    const error = await grpcError(
+      harness.client.push({ ticket, lease, results: numbered(1) }),
+    );
+    expect(error.code).toBe(Status.FAILED_PRECONDITION);
+  });
+});
+
+describe("RunnerService drain", () => {
+  it("keeps a draining runner's jobs and assigns it no more", async () => {
+    const harness = await startHarness();
+    const first = rawRunner(harness, register(["remote"], 2, "first"));
+    const { ticket: held } = await harness.client.exec({ kind: "remote" });
+    const { lease } = await nextAssignment(first);
+    first.send({ message: { case: "drain", value: {} } });
+    await waitForDraining(harness);
+
+    const { ticket: next } = await harness.client.exec({ kind: "remote" });
+    const queued = await harness.client.getStatus({ ticket: next });
+    expect(queued.status?.state).toBe(JobState.QUEUED);
+
+    await harness.client.push({ ticket: held, lease, results: numbered(1) });
+    await runnerClient(harness).finish({ ticket: held, lease });
+    first.close();
+    await first.end();
+
+    const second = rawRunner(harness, register(["remote"], 1, "second"));
+    const assignment = await nextAssignment(second);
+    expect(assignment.ticket).toBe(next);
+    const finished = await harness.client.getStatus({ ticket: held });
+    expect(finished.status?.state).toBe(JobState.SUCCEEDED);
+  });
+});
+
+describe("RunnerService.ListRunners", () => {
+  it("describes each connected runner", async () => {
+    const harness = await startHarness();
+    const runner = rawRunner(harness, register(["a", "b"], 3, "worker-1"));
+    await runner.next();
+    await harness.client.exec({ kind: "a" });
+    await nextAssignment(runner);
+    const { runners } = await runnerClient(harness).listRunners({});
+    expect(runners).toHaveLength(1);
+    expect(runners[0]).toMatchObject({
+      name: "worker-1",
+      kinds: ["a", "b"],
+      concurrency: 3,
+      activeJobs: 1,
+      draining: false,
+    });
+  });
+});
+
+/** Waits until ListRunners shows every runner draining. */
+async function waitForDraining(harness: Harness) {
+  await vi.waitFor(async () => {
+    const { runners } = await runnerClient(harness).listRunners({});
+    expect(runners.every((r) => r.draining)).toBe(true);
+  });
+}
