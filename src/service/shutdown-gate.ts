@@ -1,0 +1,180 @@
+import {
+  type CallContext,
+  ServerError,
+  type ServerMiddleware,
+  type ServerMiddlewareCall,
+  Status,
+} from "nice-grpc";
+
+/** Calls that bring new work, rejected with UNAVAILABLE while draining. */
+const NEW_WORK: ReadonlyMap<string, string> = new Map([
+  ["/conductor.v1.ConductorService/Exec", "takes no new jobs"],
+  ["/conductor.v1.RunnerService/Connect", "takes no new runners"],
+]);
+
+const SUBSCRIBE = "/conductor.v1.ConductorService/Subscribe";
+
+/**
+ * The server side of a graceful shutdown. Its middleware tracks every call
+ * and, once draining starts, rejects calls that bring new work. endCalls
+ * then ends the calls still open with UNAVAILABLE, whether or not their
+ * handlers watch the abort signal.
+ */
+export class ShutdownGate {
+  readonly #calls = new Set<AbortController>();
+  #subscriberCount = 0;
+  #draining = false;
+  /** Status message of calls ended by endCalls; set once they are. */
+  #endMessage: string | undefined;
+  #waiters: { ready: () => boolean; resolve: () => void }[] = [];
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Open Subscribe streams. */
+  get subscriberCount(): number {
+    return this.#subscriberCount;
+  }
+
+  /** Calls whose handlers have not returned yet. */
+  get openCallCount(): number {
+    return this.#calls.size;
+  }
+
+  /** Rejects Exec and runner Connect calls from now on. */
+  startDraining(): void {
+    this.#draining = true;
+  }
+
+  /** Resolves once no Subscribe stream is open. */
+  whenNoSubscribers(): Promise<void> {
+    return this.#when(() => this.#subscriberCount === 0);
+  }
+
+  /** Resolves once every call has returned its status. */
+  whenNoCalls(): Promise<void> {
+    return this.#when(() => this.#calls.size === 0);
+  }
+
+  /**
+   * Ends every open call, and every call that arrives later, with
+   * UNAVAILABLE and `message`.
+   */
+  endCalls(message: string): void {
+    this.#draining = true;
+    this.#endMessage = message;
+    for (const controller of this.#calls) controller.abort(new CallEndedError(message));
+  }
+
+  /** The middleware; place it before the error middleware. */
+  readonly middleware: ServerMiddleware = (call, context) => this.#gate(call, context);
+
+  async *#gate<Request, Response>(
+    call: ServerMiddlewareCall<Request, Response>,
+    context: CallContext,
+  ): AsyncGenerator<Response, Response | void, undefined> {
+    this.#admit(call.method.path);
+    const controller = new AbortController();
+    const forwardAbort = () => controller.abort(context.signal.reason);
+    context.signal.addEventListener("abort", forwardAbort, { once: true });
+    const isSubscribe = call.method.path === SUBSCRIBE;
+    this.#calls.add(controller);
+    if (isSubscribe) this.#subscriberCount += 1;
+    try {
+      const inner: AsyncGenerator<Response, Response | void, undefined> = call.next(
+        call.request,
+        { ...context, signal: controller.signal },
+      );
+      return yield* untilAborted(inner, controller.signal);
+    } catch (error) {
+      const reason = controller.signal.reason;
+      if (reason instanceof CallEndedError) {
+        throw new ServerError(Status.UNAVAILABLE, reason.message);
+      }
+      if (context.signal.aborted)
+        throw new ServerError(Status.CANCELLED, "call cancelled");
+      throw error;
+    } finally {
+      context.signal.removeEventListener("abort", forwardAbort);
+      this.#calls.delete(controller);
+      if (isSubscribe) this.#subscriberCount -= 1;
+      this.#wakeWaiters();
+    }
+  }
+
+  #admit(path: string): void {
+    if (this.#endMessage !== undefined) {
+      throw new ServerError(Status.UNAVAILABLE, this.#endMessage);
+    }
+    const rejection = this.#draining ? NEW_WORK.get(path) : undefined;
+    if (rejection) {
+      throw new ServerError(Status.UNAVAILABLE, `server is shutting down and ${rejection}`);
+    }
+  }
+
+  #when(ready: () => boolean): Promise<void> {
+    if (ready()) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ ready, resolve }));
+  }
+
+  #wakeWaiters(): void {
+    const waiting = this.#waiters;
+    this.#waiters = waiting.filter((waiter) => !waiter.ready());
+    for (const waiter of waiting) if (waiter.ready()) waiter.resolve();
+  }
+}
+
+/** The abort reason of calls that endCalls ended. */
+class CallEndedError extends Error {
+  override readonly name = "CallEndedError";
+}
+
+/**
+ * Yields what `source` yields until `signal` aborts, then throws its
+ * reason at once, even while `source` is still waiting for something.
+ */
+async function* untilAborted<T, R>(
+  source: AsyncGenerator<T, R, undefined>,
+  signal: AbortSignal,
+): AsyncGenerator<T, R, undefined> {
+  let finished = false;
+  try {
+    for (;;) {
+      const step = await raceAbort(source.next(), signal);
+      if (step.done) {
+        finished = true;
+        return step.value;
+      }
+      yield step.value;
+    }
+  } finally {
+    if (!finished) {
+      // When aborted, `source` may still be running, so its cleanup is not
+      // awaited; any error it ends with has nowhere to go.
+      const cleanup = source.return(undefined as R).catch(() => undefined);
+      if (!signal.aborted) await cleanup;
+    }
+  }
+}
+
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
