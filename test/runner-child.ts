@@ -6,6 +6,9 @@
  *            then returns, so the SDK must flush them before Finish.
  *   "hold":  pushes input.count numbered results, awaiting each, then
  *            waits until its signal aborts.
+ *   "sigterm": pushes input.count numbered results, waits for SIGTERM,
+ *            then pushes one more and returns. The runner drains on
+ *            SIGTERM, so the process exits once that job has finished.
  */
 import { toJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
@@ -17,10 +20,12 @@ import {
   type Payload,
 } from "../clients/ts/src/index.js";
 
+export type Behaviour = "count" | "hold" | "sigterm";
+
 interface ChildConfig {
   readonly address: string;
   readonly name: string;
-  readonly kinds: Record<string, "count" | "hold">;
+  readonly kinds: Record<string, Behaviour>;
 }
 
 const config = JSON.parse(process.argv[2] ?? "{}") as ChildConfig;
@@ -41,7 +46,7 @@ function started(context: JobContext): void {
   emit({ event: "started", ticket: context.ticket, attempt: context.attempt });
 }
 
-const behaviours: Record<ChildConfig["kinds"][string], JobHandler> = {
+const behaviours: Record<Behaviour, JobHandler> = {
   async count(input, context) {
     started(context);
     const count = countOf(input);
@@ -54,12 +59,26 @@ const behaviours: Record<ChildConfig["kinds"][string], JobHandler> = {
     emit({ event: "pushed", ticket: context.ticket, count: countOf(input) });
     await new Promise((resolve) => context.signal.addEventListener("abort", resolve));
   },
+  async sigterm(input, context) {
+    started(context);
+    const count = countOf(input);
+    for (let n = 1; n <= count; n++) await context.push(jsonPayload({ n }));
+    const terminated = new Promise((resolve) => process.once("SIGTERM", resolve));
+    emit({ event: "pushed", ticket: context.ticket, count });
+    await terminated;
+    await context.push(jsonPayload({ n: count + 1 }));
+  },
 };
 
 const kinds = Object.fromEntries(
   Object.entries(config.kinds).map(([kind, behaviour]) => [kind, behaviours[behaviour]]),
 );
-const runner = connectRunner({ address: config.address, name: config.name, kinds });
+const runner = connectRunner({
+  address: config.address,
+  name: config.name,
+  kinds,
+  drainOnSigterm: true,
+});
 runner.registered.then((id) => emit({ event: "registered", id }));
 runner.closed.then(
   () => emit({ event: "closed" }),

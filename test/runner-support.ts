@@ -16,6 +16,7 @@ import type {
   ConnectResponse,
 } from "../src/gen/conductor/v1/runner_pb.js";
 import { runnerDefinition } from "../src/runner/runner-service.js";
+import type { Behaviour } from "./runner-child.js";
 import type { Harness } from "./support/harness.js";
 
 const running: Runner[] = [];
@@ -64,7 +65,7 @@ export type ChildEvent = Record<string, string | number> & { event: string };
  */
 export async function startChildRunner(
   harness: Harness,
-  kinds: Record<string, "count" | "hold">,
+  kinds: Record<string, Behaviour>,
   name = "child",
 ): Promise<ChildRunner> {
   const script = fileURLToPath(new URL("./runner-child.ts", import.meta.url));
@@ -141,4 +142,26 @@ export async function nextAssignment(runner: ReturnType<typeof rawRunner>) {
     const message = await runner.next();
     if (message.case === "assignment") return message.value;
   }
+}
+
+/**
+ * Starts examples/digest-runner.ts with `args` and waits until it prints
+ * that it registered. It is killed after the test.
+ */
+export async function startDigestExample(args: string[]): Promise<ChildProcess> {
+  const script = fileURLToPath(new URL("../examples/digest-runner.ts", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  children.push(child);
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  await new Promise<void>((resolve, reject) => {
+    lines.on("line", (line) => {
+      if (line.includes("registered as")) resolve();
+    });
+    child.once("exit", () =>
+      reject(new Error("digest-runner exited before it registered")),
+    );
+  });
+  return child;
 }

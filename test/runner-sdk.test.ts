@@ -1,0 +1,285 @@
+import { ClientError, Status } from "nice-grpc";
+import { describe, expect, it, vi } from "vitest";
+import {
+  connectRunner,
+  type JobContext,
+  JobError,
+  textPayload,
+} from "../clients/ts/src/index.js";
+import { JobState } from "../src/gen/conductor/v1/payload_pb.js";
+import { runnerClient, startRunner } from "./runner-support.js";
+import { type Harness, startHarness } from "./support/harness.js";
+import { drain, numbered, numberOf } from "./support/jobs.js";
+
+/** Results and final status code of a ticket, read with Subscribe. */
+async function consume(harness: Harness, ticket: bigint) {
+  const consumed = await drain(harness.client.subscribe({ ticket }));
+  const results = consumed.messages.flatMap((message) => message.results);
+  return { ...consumed, results };
+}
+
+/** A promise and the function that resolves it. */
+function deferred<T = void>() {
+  let resolve: (value: T) => void = () => {};
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+describe("runner SDK jobs", () => {
+  it("delivers a handler's results, then OK", async () => {
+    const harness = await startHarness();
+    await startRunner(harness, {
+      kinds: {
+        remote: async (_, context) => {
+          await context.push(...numbered(3));
+        },
+      },
+    });
+    const { ticket } = await harness.client.exec({ kind: "remote" });
+    const consumed = await consume(harness, ticket);
+    expect(consumed.results.map((r) => numberOf(r.payload))).toEqual([1, 2, 3]);
+    expect(consumed.code).toBe(Status.OK);
+  });
+
+  it("passes the input and ticket to the handler", async () => {
+    const harness = await startHarness();
+    const seen = deferred<{ input: unknown; ticket: bigint; attempt: number }>();
+    await startRunner(harness, {
+      kinds: {
+        remote: async (input, { ticket, attempt }) =>
+          seen.resolve({ input, ticket, attempt }),
+      },
+    });
+    const input = textPayload("hello");
+    const { ticket } = await harness.client.exec({ kind: "remote", input });
+    expect(await seen.promise).toEqual({ input, ticket, attempt: 1 });
+  });
+
+  it("ends the job with a JobError's code and message", async () => {
+    const harness = await startHarness();
+    await startRunner(harness, {
+      kinds: {
+        remote: async (_, context) => {
+          await context.push(...numbered(1));
+          throw new JobError(Status.NOT_FOUND, "input file is gone");
+        },
+      },
+    });
+    const { ticket } = await harness.client.exec({ kind: "remote" });
+    const consumed = await consume(harness, ticket);
+    expect(consumed.results).toHaveLength(1);
+    expect(consumed.code).toBe(Status.NOT_FOUND);
+    expect(consumed.error?.details).toBe("input file is gone");
+  });
+
+  it("ends the job with UNKNOWN for other errors", async () => {
+    const harness = await startHarness();
+    await startRunner(harness, {
+      kinds: {
+        remote: async () => {
+          throw new Error("disk on fire");
+        },
+      },
+    });
+    const { ticket } = await harness.client.exec({ kind: "remote" });
+    const consumed = await consume(harness, ticket);
+    expect(consumed.code).toBe(Status.UNKNOWN);
+    expect(consumed.error?.details).toBe("disk on fire");
+  });
+
+  it("stores results pushed without await before finishing", async () => {
+    const harness = await startHarness();
+    await startRunner(harness, {
+      kinds: {
+        remote: async (_, context) => {
+          for (const payload of numbered(600)) void context.push(payload);
+        },
+      },
+    });
+    const { ticket } = await harness.client.exec({ kind: "remote" });
+    const consumed = await consume(harness, ticket);
+    const numbers = consumed.results.map((r) => numberOf(r.payload));
+    expect(numbers).toEqual(Array.from({ length: 600 }, (_, i) => i + 1));
+    expect(consumed.code).toBe(Status.OK);
+  });
+
+  it("reports progress to subscribers", async () => {
+    const harness = await startHarness();
+    await startRunner(harness, {
+      kinds: {
+        remote: async (_, context) => {
+          await context.push(...numbered(1));
+          await context.progress(1, 4);
+        },
+      },
+    });
+    const { ticket } = await harness.client.exec({ kind: "remote" });
+    await consume(harness, ticket);
+    const { status } = await harness.client.getStatus({ ticket });
+    expect(status?.progress).toMatchObject({ done: 1n, total: 4n });
+  });
+});
+
+describe("runner SDK cancel", () => {
+  it("aborts the handler's signal and rejects later pushes", async () => {
+    const harness = await startHarness();
+    const started = deferred<JobContext>();
+    const aborted = deferred<unknown>();
+    await startRunner(harness, {
+      kinds: {
+        remote: async (_, context) => {
+          await context.push(...numbered(1));
+          started.resolve(context);
+          await new Promise((resolve) =>
+            context.signal.addEventListener("abort", resolve),
+          );
+          aborted.resolve(context.signal.reason);
+          await context.push(...numbered(1, 2));
+        },
+      },
+    });
+    const { ticket } = await harness.client.exec({ kind: "remote" });
+    const context = await started.promise;
+    await harness.client.cancel({ ticket });
+
+    expect(await aborted.promise).toMatchObject({ name: "AbortError" });
+    const error = await context.push(...numbered(1, 3)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ClientError);
+    expect((error as ClientError).code).toBe(Status.FAILED_PRECONDITION);
+    const { status } = await harness.client.getStatus({ ticket });
+    expect(status?.state).toBe(JobState.CANCELLED);
+    expect(status?.pushedCount).toBe(1n);
+  });
+});
+
+describe("runner SDK backpressure", () => {
+  it("makes the fifth push wait until a result is read", async () => {
+    const harness = await startHarness({ maxData: 4 });
+    const pushed: number[] = [];
+    const fifthStarted = deferred();
+    await startRunner(harness, {
+      kinds: {
+        remote: async (_, context) => {
+          for (const payload of numbered(5)) {
+            if (numberOf(payload) === 5) fifthStarted.resolve();
+            await context.push(payload);
+            pushed.push(numberOf(payload));
+          }
+        },
+      },
+    });
+    const { ticket } = await harness.client.exec({ kind: "remote" });
+    await fifthStarted.promise;
+    // Each status read is a round trip, which a push that did not wait
+    // would have finished within.
+    for (let i = 0; i < 3; i++) {
+      const { status } = await harness.client.getStatus({ ticket });
+      expect(status?.pushedCount).toBe(4n);
+    }
+    expect(pushed).toEqual([1, 2, 3, 4]);
+
+    const read = await harness.client.pull({ ticket, maxResults: 1 });
+    expect(read.results.map((r) => r.sequence)).toEqual([1n]);
+    await vi.waitFor(() => expect(pushed).toEqual([1, 2, 3, 4, 5]));
+    const { status } = await harness.client.getStatus({ ticket });
+    expect(status?.pushedCount).toBe(5n);
+  });
+});
+
+describe("runner SDK lifecycle", () => {
+  it("drains: finishes held jobs, takes no new ones, closes", async () => {
+    const harness = await startHarness();
+    const started = deferred();
+    const release = deferred();
+    const runner = await startRunner(harness, {
+      kinds: {
+        remote: async (_, context) => {
+          started.resolve();
+          await release.promise;
+          await context.push(...numbered(1));
+        },
+      },
+    });
+    const { ticket: held } = await harness.client.exec({ kind: "remote" });
+    await started.promise;
+    const drained = runner.drain();
+    await vi.waitFor(async () => {
+      const { runners } = await runnerClient(harness).listRunners({});
+      expect(runners[0]?.draining).toBe(true);
+    });
+    const { ticket: later } = await harness.client.exec({ kind: "remote" });
+
+    release.resolve();
+    await drained;
+    const heldStatus = await harness.client.getStatus({ ticket: held });
+    expect(heldStatus.status?.state).toBe(JobState.SUCCEEDED);
+    const laterStatus = await harness.client.getStatus({ ticket: later });
+    expect(laterStatus.status?.state).toBe(JobState.QUEUED);
+    const { runners } = await runnerClient(harness).listRunners({});
+    expect(runners).toEqual([]);
+  });
+
+  it("keeps a runner alive with heartbeats", async () => {
+    const harness = await startHarness({ runnerTimeoutMs: 150, queueTimeoutMs: 600 });
+    const started = deferred();
+    await startRunner(harness, {
+      kinds: {
+        remote: async (_, context) => {
+          started.resolve();
+          await new Promise((resolve) =>
+            context.signal.addEventListener("abort", resolve),
+          );
+        },
+      },
+    });
+    const { ticket } = await harness.client.exec({ kind: "remote" });
+    await started.promise;
+
+    // A job of a kind no runner serves fails after queueTimeoutMs, four
+    // runner timeouts later: that is the clock of this test.
+    const { ticket: clock } = await harness.client.exec({ kind: "unserved" });
+    expect((await consume(harness, clock)).code).toBe(Status.UNAVAILABLE);
+
+    const { status } = await harness.client.getStatus({ ticket });
+    expect(status?.state).toBe(JobState.RUNNING);
+    const { runners } = await runnerClient(harness).listRunners({});
+    expect(runners).toHaveLength(1);
+  });
+
+  it("reconnects when the server comes back", async () => {
+    const first = await startHarness();
+    const runner = await startRunner(first, {
+      reconnectDelayMs: 20,
+      maxReconnectDelayMs: 200,
+      kinds: { remote: async () => {} },
+    });
+    const firstId = runner.id;
+    await first.server.close();
+
+    const second = await startHarness({ address: first.address });
+    await vi.waitFor(
+      async () => {
+        const { runners } = await runnerClient(second).listRunners({});
+        expect(runners).toHaveLength(1);
+      },
+      { timeout: 10_000 },
+    );
+    expect(runner.id).not.toBe(firstId);
+    const { ticket } = await second.client.exec({ kind: "remote" });
+    expect((await consume(second, ticket)).code).toBe(Status.OK);
+  });
+
+  it("stops when the server rejects the registration", async () => {
+    const harness = await startHarness();
+    const runner = connectRunner({
+      address: harness.address,
+      kinds: { digest: async () => {} },
+    });
+    const error = await runner.closed.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ClientError);
+    expect((error as ClientError).code).toBe(Status.INVALID_ARGUMENT);
+    await expect(runner.registered).rejects.toThrow("before it registered");
+  });
+});
