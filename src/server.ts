@@ -16,6 +16,14 @@ import { file_conductor_v1_runner } from "./gen/conductor/v1/runner_pb.js";
 import { file_google_rpc_error_details } from "./gen/google/rpc/error_details_pb.js";
 import { file_grpc_health_v1_health } from "./gen/grpc/health/v1/health_pb.js";
 import { digestKind } from "./jobs/digest.js";
+import { JobLog } from "./observability/logger.js";
+import { ConductorMetrics } from "./observability/metrics.js";
+import {
+  type MetricsServer,
+  startMetricsServer,
+} from "./observability/metrics-server.js";
+import { ObservedStore } from "./observability/observed-store.js";
+import { rpcMetricsMiddleware } from "./observability/rpc-metrics.js";
 import { RunnerHub } from "./runner/hub.js";
 import { runnerDefinition, runnerService } from "./runner/runner-service.js";
 import {
@@ -25,6 +33,7 @@ import {
 } from "./service/conductor-service.js";
 import { errorMiddleware } from "./service/error-middleware.js";
 import { reflectionServices } from "./service/reflection.js";
+import { ShutdownGate } from "./service/shutdown-gate.js";
 
 /** Settings of a conductor server. */
 export interface ServerOptions {
@@ -49,6 +58,10 @@ export interface ServerOptions {
    * listed fails at once; when unset, every such kind waits for a runner.
    */
   readonly runnerKinds?: readonly string[] | undefined;
+  /** Live tickets before Exec fails with RESOURCE_EXHAUSTED. */
+  readonly maxTickets: number;
+  /** Address of the Prometheus endpoint, such as "127.0.0.1:9464"; empty is off. */
+  readonly metricsAddress?: string | undefined;
   readonly logger?: Logger | undefined;
 }
 
@@ -61,7 +74,14 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   queueTimeoutMs: 30_000,
   maxQueuedJobs: 10_000,
   runnerTimeoutMs: 5_000,
+  maxTickets: 100_000,
 };
+
+/**
+ * Time that calls ended by a shutdown get to send their status, and that
+ * connections get to close, before the server closes them by force.
+ */
+const SHUTDOWN_FLUSH_MS = 2_000;
 
 /** A running server and the conductor it serves. */
 export interface ConductorServer {
@@ -69,8 +89,18 @@ export interface ConductorServer {
   readonly conductor: Conductor;
   readonly store: MemoryStore;
   readonly health: HealthState;
+  /** Port of the metrics endpoint; undefined when metrics are off. */
+  readonly metricsPort: number | undefined;
   /** Stops at once: open calls end with UNAVAILABLE. */
   close(): Promise<void>;
+  /**
+   * Stops gracefully. Health turns NOT_SERVING and Exec and runner Connect
+   * calls fail with UNAVAILABLE at once. Running jobs and open Subscribe
+   * streams get up to `graceMs` to finish; then every call still open ends
+   * with UNAVAILABLE "server is shutting down: the grace period of N ms
+   * ended". Resolves once the server has let go of every socket and timer.
+   */
+  shutdown(graceMs: number): Promise<void>;
 }
 
 const SERVICE_NAMES = [
@@ -85,7 +115,12 @@ export async function startServer(
 ): Promise<ConductorServer> {
   const settings = { ...DEFAULT_OPTIONS, ...options };
   const logger = settings.logger ?? pino({ level: "silent" });
-  const store = new MemoryStore(settings);
+  const jobLog = new JobLog(logger);
+  const memoryStore = new MemoryStore({
+    ...settings,
+    onExpire: () => jobLog.ticketExpired(),
+  });
+  const store = new ObservedStore(memoryStore, [jobLog]);
   const conductor = new Conductor(store);
   conductor.register("digest", digestKind(settings.digestRoot));
   const hub = new RunnerHub(store, {
@@ -94,30 +129,106 @@ export async function startServer(
     logger,
   });
   conductor.setDispatcher(hub);
+  const gate = new ShutdownGate();
+  const metrics = settings.metricsAddress
+    ? new ConductorMetrics({
+        store,
+        subscriberCount: () => gate.subscriberCount,
+        runnerCount: () => hub.list().length,
+      })
+    : undefined;
+  if (metrics) store.observe(metrics);
 
-  const server = createServer({
+  let server = createServer({
     "grpc.max_receive_message_length": settings.maxMessageBytes,
-  })
-    .use(errorDetailsServerMiddleware)
-    .use(errorMiddleware(logger));
+  });
+  // Error details go first, so that the gate's errors carry theirs too.
+  server = server.use(errorDetailsServerMiddleware);
+  if (metrics) server = server.use(rpcMetricsMiddleware(metrics.registry));
+  server = server.use(gate.middleware).use(errorMiddleware(logger));
   const health = HealthState();
   addServices(server, conductor, health);
   server.add(runnerDefinition, runnerService(hub));
   const port = await server.listen(settings.address);
-  for (const name of ["", ...SERVICE_NAMES]) health.setStatus("healthy", name);
+  let metricsServer: MetricsServer | undefined;
+  if (metrics && settings.metricsAddress) {
+    metricsServer = await startMetricsServer(
+      settings.metricsAddress,
+      metrics,
+      logger,
+    ).catch((error: unknown) => {
+      server.forceShutdown();
+      throw error;
+    });
+  }
+  const setHealth = (status: "healthy" | "unhealthy") => {
+    for (const name of ["", ...SERVICE_NAMES]) health.setStatus(status, name);
+  };
+  setHealth("healthy");
 
+  let shutdown: Promise<void> | undefined;
   return {
     port,
     conductor,
-    store,
+    store: memoryStore,
     health,
+    metricsPort: metricsServer?.port,
     async close() {
-      for (const name of ["", ...SERVICE_NAMES]) health.setStatus("unhealthy", name);
+      setHealth("unhealthy");
       hub.close();
       server.forceShutdown();
+      await metricsServer?.close();
       await conductor.close();
     },
+    shutdown(graceMs) {
+      shutdown ??= (async () => {
+        setHealth("unhealthy");
+        gate.startDraining();
+        const drained = await withinMs(
+          graceMs,
+          Promise.all([store.whenNoJobRunning(), gate.whenNoSubscribers()]),
+        );
+        if (!drained) {
+          logger.warn(
+            {
+              graceMs,
+              runningJobs: store.runningCount,
+              openSubscribeStreams: gate.subscriberCount,
+            },
+            "grace period ended: ending the calls still open",
+          );
+        }
+        gate.endCalls(`server is shutting down: the grace period of ${graceMs} ms ended`);
+        hub.close();
+        await withinMs(SHUTDOWN_FLUSH_MS, gate.whenNoCalls());
+        // A failed graceful close is followed by the forced one below.
+        await withinMs(
+          SHUTDOWN_FLUSH_MS,
+          server.shutdown().catch(() => undefined),
+        );
+        server.forceShutdown();
+        await metricsServer?.close();
+        await conductor.close();
+      })();
+      return shutdown;
+    },
   };
+}
+
+/**
+ * Waits for `promise` at most `ms` milliseconds; returns whether it
+ * settled in time. The timer is cleared either way.
+ */
+async function withinMs(ms: number, promise: Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function addServices(server: Server, conductor: Conductor, health: HealthState) {

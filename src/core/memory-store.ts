@@ -42,6 +42,8 @@ export interface MemoryStoreOptions {
   readonly retainDelivered?: number | undefined;
   /** Live tickets before create rejects with CapacityError. */
   readonly maxTickets?: number | undefined;
+  /** Called after a ticket was removed because its timeout passed. */
+  readonly onExpire?: ((ticket: bigint) => void) | undefined;
 }
 
 interface TicketRecord {
@@ -84,7 +86,10 @@ export class MemoryStore implements TicketStore {
     this.#maxTickets = options.maxTickets ?? 100_000;
     this.#expiry = new ExpiryQueue(
       (ticket) => this.#expireTimeMs(this.#tickets.get(ticket)),
-      (ticket) => this.#remove(ticket),
+      (ticket) => {
+        this.#remove(ticket);
+        options.onExpire?.(ticket);
+      },
     );
   }
 
