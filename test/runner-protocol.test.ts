@@ -17,6 +17,13 @@ describe("RunnerService.Connect", () => {
     expect(errorInfo(error)?.metadata.field).toBe("register");
   });
 
+  it("ends a stream that sends no register in time", async () => {
+    const harness = await startHarness({ runnerTimeoutMs: 100 });
+    const error = await grpcError(rawRunner(harness).end());
+    expect(error.code).toBe(Status.DEADLINE_EXCEEDED);
+    expect(error.details).toContain("no register arrived within 100 ms");
+  });
+
   it.each([
     {
       case: "concurrency 0",

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { ServerError, Status } from "nice-grpc";
 import type { Logger } from "pino";
 import type { RemoteDispatcher } from "../core/conductor.js";
-import { CapacityError, UnknownKindError } from "../core/errors.js";
+import { CapacityError, ConductorError, UnknownKindError } from "../core/errors.js";
 import { ExpiryQueue } from "../core/expiry-queue.js";
 import type { JobFailure, Lease, TicketStore } from "../core/ticket-store.js";
 import type { RunnerInfo } from "../gen/conductor/v1/runner_pb.js";
@@ -13,6 +13,7 @@ import {
   type Registration,
   RunnerConnection,
 } from "./runner-connection.js";
+import { freeRunner, nextAssignment } from "./scheduling.js";
 
 /** Settings of a RunnerHub. */
 export interface RunnerHubOptions {
@@ -75,6 +76,11 @@ export class RunnerHub implements RemoteDispatcher {
     );
   }
 
+  /** How long a runner may send nothing before it counts as lost. */
+  get runnerTimeoutMs(): number {
+    return this.#options.runnerTimeoutMs;
+  }
+
   /** How often runners are asked to send a heartbeat. */
   get heartbeatIntervalMs(): number {
     return Math.max(
@@ -88,7 +94,7 @@ export class RunnerHub implements RemoteDispatcher {
       throw new UnknownKindError(kind);
     }
     const max = this.#options.maxQueuedJobs;
-    if (this.#queue.size >= max && !this.#freeRunner(kind)) {
+    if (this.#queue.size >= max && !freeRunner(this.#runners.values(), kind)) {
       throw new CapacityError(
         `job queue is full: ${this.#queue.size} jobs wait for runners; ` +
           `the limit is ${max}`,
@@ -189,7 +195,7 @@ export class RunnerHub implements RemoteDispatcher {
     }
   }
 
-  /** The connected runners, in the order they registered. */
+  /** Returns the connected runners, in the order they registered. */
   list(): RunnerInfo[] {
     return [...this.#runners.values()].map((runner) => runner.info());
   }
@@ -209,7 +215,11 @@ export class RunnerHub implements RemoteDispatcher {
 
   /** Assigns waiting jobs while some runner of their kind has room. */
   #dispatch(): void {
-    for (let next = this.#nextAssignment(); next; next = this.#nextAssignment()) {
+    for (
+      let next = nextAssignment(this.#queue, this.#runners);
+      next;
+      next = nextAssignment(this.#queue, this.#runners)
+    ) {
       const { job, runner } = next;
       this.#queue.delete(job.ticket);
       const held: HeldJob = {
@@ -226,48 +236,21 @@ export class RunnerHub implements RemoteDispatcher {
     }
   }
 
-  /** The oldest waiting job that a runner can take now, and that runner. */
-  #nextAssignment() {
-    let best: { job: QueuedJob; runner: RunnerConnection } | undefined;
-    for (const kind of this.#queue.kinds()) {
-      const job = this.#queue.peek(kind);
-      if (!job || (best && best.job.order < job.order)) continue;
-      const runner = this.#freeRunner(kind);
-      if (runner) best = { job, runner };
-    }
-    return best;
-  }
-
-  /** The least loaded runner with room for `kind`; least recent on ties. */
-  #freeRunner(kind: string): RunnerConnection | undefined {
-    let best: RunnerConnection | undefined;
-    for (const runner of this.#runners.values()) {
-      if (!runner.accepts(kind)) continue;
-      if (
-        !best ||
-        runner.load < best.load ||
-        (runner.load === best.load && runner.lastAssignment < best.lastAssignment)
-      ) {
-        best = runner;
-      }
-    }
-    return best;
-  }
-
   /** Starts the attempt in the store, then sends the assignment. */
   async #start(runner: RunnerConnection, job: HeldJob): Promise<void> {
     try {
       job.lease = await this.#store.start(job.ticket);
-    } catch {
-      // The job was cancelled or expired on its way out of the queue.
+    } catch (error) {
+      // Expected when the job was cancelled on its way out of the queue.
+      this.#noteEnded(error, job.ticket, "start");
       this.#release(runner, job.ticket);
       return;
     }
     if (job.revoked) {
       this.#release(runner, job.ticket);
     } else if (runner.closed) {
-      // The runner never saw the job, so this retry is free of charge,
-      // although the store has counted the attempt.
+      // The runner never saw the job, so it goes back to the queue
+      // whatever its retry budget. The store has still counted the attempt.
       await this.#retry(runner, job, job.lease);
     } else {
       runner.sendAssignment(job.lease);
@@ -288,8 +271,8 @@ export class RunnerHub implements RemoteDispatcher {
         code: Status.UNAVAILABLE,
         message: `runner lost: ${reason}`,
       })
-      // The runner finished the job, or it was cancelled, first.
-      .catch(() => {});
+      // Expected when the runner finished the job, or it was cancelled, first.
+      .catch((error: unknown) => this.#noteEnded(error, job.ticket, "fail"));
   }
 
   /** Puts a job back at the front of its kind's queue. */
@@ -297,8 +280,9 @@ export class RunnerHub implements RemoteDispatcher {
     this.#forget(runner, job.ticket);
     try {
       await this.#store.requeue(job.ticket, lease.lease);
-    } catch {
-      // The runner finished the job, or it was cancelled, first.
+    } catch (error) {
+      // Expected when the runner finished the job, or it was cancelled, first.
+      this.#noteEnded(error, job.ticket, "requeue");
       return;
     }
     this.#queue.addRetry(job.ticket, job.kind, job.order);
@@ -326,8 +310,23 @@ export class RunnerHub implements RemoteDispatcher {
         code: Status.UNAVAILABLE,
         message: `no runner of kind "${job.kind}" took the job within ${waitedMs} ms`,
       });
-    } catch {
-      // Cancelled or expired meanwhile.
+    } catch (error) {
+      // Expected when the job was cancelled meanwhile.
+      this.#noteEnded(error, job.ticket, "fail");
+    }
+  }
+
+  /**
+   * Logs why a store call on a job failed: at debug level when the job had
+   * ended or gone, which races with runners and consumers make normal, and
+   * as an error otherwise.
+   */
+  #noteEnded(error: unknown, ticket: bigint, action: string): void {
+    const fields = { err: error, ticket: String(ticket), action };
+    if (error instanceof ConductorError) {
+      this.#logger?.debug(fields, "job changed state before the hub could act on it");
+    } else {
+      this.#logger?.error(fields, "store call failed");
     }
   }
 

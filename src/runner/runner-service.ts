@@ -1,4 +1,9 @@
-import type { CallContext, ServiceImplementation } from "nice-grpc";
+import {
+  type CallContext,
+  ServerError,
+  type ServiceImplementation,
+  Status,
+} from "nice-grpc";
 import { InvalidArgumentError } from "../core/errors.js";
 import type { JobFailure } from "../core/ticket-store.js";
 import type { JobError } from "../gen/conductor/v1/payload_pb.js";
@@ -24,7 +29,8 @@ export function runnerService(hub: RunnerHub): RunnerServiceImplementation {
   return {
     async *connect(requests, context) {
       const iterator = requests[Symbol.asyncIterator]();
-      const runner = hub.connect(registrationOf(await readRegister(iterator)));
+      const register = await readRegister(iterator, hub.runnerTimeoutMs);
+      const runner = hub.connect(registrationOf(register));
       void readRequests(hub, runner, iterator, context);
       try {
         yield* runner.outbox;
@@ -49,9 +55,21 @@ export function runnerService(hub: RunnerHub): RunnerServiceImplementation {
   };
 }
 
-/** Reads the first request, which must be a Register. */
-async function readRegister(iterator: AsyncIterator<ConnectRequest>) {
-  const first = await iterator.next();
+/**
+ * Reads the first request, which must be a Register sent within
+ * `timeoutMs`, so that a silent stream does not stay open for ever.
+ */
+async function readRegister(iterator: AsyncIterator<ConnectRequest>, timeoutMs: number) {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const message = `no register arrived within ${timeoutMs} ms of opening the stream`;
+      reject(new ServerError(Status.DEADLINE_EXCEEDED, message));
+    }, timeoutMs);
+  });
+  const first = await Promise.race([iterator.next(), timeout]).finally(() =>
+    clearTimeout(timer),
+  );
   const message = first.done ? undefined : first.value.message;
   if (message?.case === "register") return message.value;
   const got = first.done
