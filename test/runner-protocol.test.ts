@@ -119,6 +119,32 @@ describe("RunnerService fencing", () => {
     expect(errorInfo(error)?.reason).toBe("LEASE_MISMATCH");
   });
 
+  it("rejects the lease of a lost attempt after a retry", async () => {
+    const harness = await startHarness();
+    const lost = rawRunner(harness, register(["remote"], 1, "lost"));
+    const { ticket } = await harness.client.exec({ kind: "remote", maxRetries: 1 });
+    const first = await nextAssignment(lost);
+    await harness.client.push({ ticket, lease: first.lease, results: numbered(1) });
+    lost.close();
+    await lost.end();
+
+    const next = rawRunner(harness, register(["remote"], 1, "next"));
+    const second = await nextAssignment(next);
+    expect(second.attempt).toBe(2);
+    expect(second.lease).not.toBe(first.lease);
+    const error = await grpcError(
+      harness.client.push({ ticket, lease: first.lease, results: numbered(1, 2) }),
+    );
+    expect(error.code).toBe(Status.FAILED_PRECONDITION);
+    expect(errorInfo(error)?.reason).toBe("LEASE_MISMATCH");
+    const pushed = await harness.client.push({
+      ticket,
+      lease: second.lease,
+      results: numbered(1, 2),
+    });
+    expect(pushed.lastSequence).toBe(2n);
+  });
+
   it("rejects a finish with a lease that does not hold the job", async () => {
     const { harness, ticket } = await heldJob();
     const error = await grpcError(
