@@ -9,6 +9,8 @@ import { Pusher } from "./pusher.js";
 /** gRPC status codes after which a job's lease can never work again. */
 const NOT_FOUND = 5;
 const FAILED_PRECONDITION = 9;
+/** gRPC status code of a job whose results could not all be pushed. */
+const UNAVAILABLE = 14;
 
 /** The context a job handler receives with its input. */
 export interface JobContext {
@@ -87,7 +89,7 @@ export class JobRun {
     if (pusher.failure) {
       if (isFinal(pusher.failure.error)) return;
       const { message } = failureOf(pusher.failure.error);
-      failure ??= { code: 14, message: `pushing results failed: ${message}` };
+      failure ??= { code: UNAVAILABLE, message: `pushing results failed: ${message}` };
     }
     if (this.#ended) return;
     try {
@@ -134,7 +136,7 @@ export class JobRun {
   }
 }
 
-/** Whether a failed call shows that the job is over or no longer ours. */
+/** Returns whether a failed call shows that the job is over or no longer ours. */
 function isFinal(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === FAILED_PRECONDITION || code === NOT_FOUND;

@@ -98,27 +98,11 @@ export class Runner {
   #resolveRegistered: (id: string) => void = () => {};
   readonly #onSigterm = () => void this.drain();
 
+  /** Throws RangeError for a concurrency below 1 or no kinds. */
   constructor(options: RunnerOptions) {
-    const concurrency = options.concurrency ?? 1;
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new RangeError(
-        `concurrency is ${concurrency}; it must be an integer of 1 or more`,
-      );
-    }
-    if (Object.keys(options.kinds).length === 0) {
-      throw new RangeError("kinds must name at least one job kind");
-    }
+    validateOptions(options);
     this.#options = options;
-    this.#channel = createChannel(
-      options.address,
-      options.credentials ?? ChannelCredentials.createInsecure(),
-      {
-        // The channel's own reconnect backoff would otherwise delay
-        // reconnects by up to two minutes, whatever the runner's is.
-        "grpc.initial_reconnect_backoff_ms": options.reconnectDelayMs ?? 100,
-        "grpc.max_reconnect_backoff_ms": options.maxReconnectDelayMs ?? 10_000,
-      },
-    );
+    this.#channel = runnerChannel(options);
     this.#runnerClient = createClient(clientDefinition(RunnerService), this.#channel);
     this.#conductorClient = createClient(
       clientDefinition(ConductorService),
@@ -271,6 +255,28 @@ export class Runner {
   }
 }
 
+function validateOptions(options: RunnerOptions): void {
+  const concurrency = options.concurrency ?? 1;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new RangeError(
+      `concurrency is ${concurrency}; it must be an integer of 1 or more`,
+    );
+  }
+  if (Object.keys(options.kinds).length === 0) {
+    throw new RangeError("kinds must name at least one job kind");
+  }
+}
+
+function runnerChannel(options: RunnerOptions): Channel {
+  const credentials = options.credentials ?? ChannelCredentials.createInsecure();
+  return createChannel(options.address, credentials, {
+    // grpc-js 1.14 backs off reconnects on its own, from 1 s up to 120 s by
+    // default, and that would override the runner's shorter delays.
+    "grpc.initial_reconnect_backoff_ms": options.reconnectDelayMs ?? 100,
+    "grpc.max_reconnect_backoff_ms": options.maxReconnectDelayMs ?? 10_000,
+  });
+}
+
 async function unknownKind(): Promise<void> {
   throw new JobError(
     Status.UNIMPLEMENTED,
@@ -278,7 +284,7 @@ async function unknownKind(): Promise<void> {
   );
 }
 
-/** Whether a Connect failure would repeat on every reconnect. */
+/** Returns whether a Connect failure would repeat on every reconnect. */
 function isFatal(error: unknown): boolean {
   if (!(error instanceof ClientError)) return false;
   return error.code === Status.INVALID_ARGUMENT || error.code === Status.UNIMPLEMENTED;
