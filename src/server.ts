@@ -116,9 +116,13 @@ export async function startServer(
   const settings = { ...DEFAULT_OPTIONS, ...options };
   const logger = settings.logger ?? pino({ level: "silent" });
   const jobLog = new JobLog(logger);
+  let metrics: ConductorMetrics | undefined;
   const memoryStore = new MemoryStore({
     ...settings,
-    onExpire: () => jobLog.ticketExpired(),
+    onExpire: () => {
+      jobLog.ticketExpired();
+      metrics?.ticketExpired();
+    },
   });
   const store = new ObservedStore(memoryStore, [jobLog]);
   const conductor = new Conductor(store);
@@ -130,7 +134,7 @@ export async function startServer(
   });
   conductor.setDispatcher(hub);
   const gate = new ShutdownGate();
-  const metrics = settings.metricsAddress
+  metrics = settings.metricsAddress
     ? new ConductorMetrics({
         store,
         subscriberCount: () => gate.subscriberCount,

@@ -21,6 +21,9 @@ export async function serve(settings: ServeSettings): Promise<void> {
     const reason = error instanceof Error ? error.message : String(error);
     throw new CliError(`cannot start the server: ${reason}`, ExitCode.error);
   });
+  // Signal handlers come first, so that a signal sent as soon as the log
+  // line appears finds them.
+  const stopped = untilShutDown(server, settings.gracePeriodMs, logger);
   logger.info(
     {
       port: server.port,
@@ -29,7 +32,7 @@ export async function serve(settings: ServeSettings): Promise<void> {
     },
     "server started",
   );
-  await untilShutDown(server, settings.gracePeriodMs, logger);
+  await stopped;
 }
 
 function untilShutDown(server: ConductorServer, gracePeriodMs: number, logger: Logger) {

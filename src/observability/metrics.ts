@@ -140,8 +140,9 @@ export class ConductorMetrics implements StoreObserver {
     else this.#delivered += count;
   }
 
-  ticketsExpired(count: number): void {
-    this.#expired += count;
+  /** Counts a ticket removed because its timeout passed. */
+  ticketExpired(): void {
+    this.#expired += 1;
   }
 
   #flushCounters(): void {

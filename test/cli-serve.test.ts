@@ -1,0 +1,171 @@
+import { readFile } from "node:fs/promises";
+import { createChannel, createClient } from "nice-grpc";
+import { HealthDefinition } from "nice-grpc-server-health";
+import { afterEach, describe, expect, it } from "vitest";
+import { SERVE_SETTINGS } from "../src/cli/serve-settings.js";
+import { jsonLines, runCli, startServe } from "./support/cli.js";
+import { startHarness } from "./support/harness.js";
+
+const channels: { close(): void }[] = [];
+afterEach(() => {
+  for (const channel of channels.splice(0)) channel.close();
+});
+
+describe("conductor serve settings", () => {
+  const invalid: [string, string[], Record<string, string>, string][] = [
+    [
+      "timeout",
+      ["--timeout-ms", "abc"],
+      {},
+      'invalid --timeout-ms "abc": must be a whole number of milliseconds from 1 to 2147483647',
+    ],
+    [
+      "timeout past the timer limit",
+      ["--timeout-ms", "2147483648"],
+      {},
+      "from 1 to 2147483647",
+    ],
+    [
+      "max data",
+      ["--max-data", "0"],
+      {},
+      'invalid --max-data "0": must be a whole number of results from 1 to 2147483647',
+    ],
+    ["queue limit", ["--max-queued-jobs", "-1"], {}, 'invalid --max-queued-jobs "-1"'],
+    ["runner timeout", ["--runner-timeout-ms", "2"], {}, "from 3 to 2147483647"],
+    ["message size", ["--max-message-bytes", "10"], {}, "bytes from 1024 to 2147483647"],
+    [
+      "listen address",
+      ["--listen", "localhost"],
+      {},
+      'invalid --listen "localhost": address "localhost" must be host:port',
+    ],
+    [
+      "metrics port",
+      ["--metrics-address", "127.0.0.1:70000"],
+      {},
+      "port from 0 to 65535",
+    ],
+    [
+      "digest root",
+      ["--digest-root", "/no/such/dir"],
+      {},
+      "must be an existing directory",
+    ],
+    [
+      "log level",
+      [],
+      { CONDUCTOR_LOG_LEVEL: "loud" },
+      'invalid CONDUCTOR_LOG_LEVEL (--log-level) "loud": must be one of trace, debug',
+    ],
+    [
+      "grace period",
+      [],
+      { CONDUCTOR_GRACE_PERIOD_MS: "1.5" },
+      "invalid CONDUCTOR_GRACE_PERIOD_MS",
+    ],
+    ["runner kinds", ["--runner-kinds", "a,,b"], {}, "with no empty kind"],
+  ];
+
+  it.each(invalid)(
+    "rejects an invalid %s with exit code 2",
+    async (_, args, env, message) => {
+      const result = await runCli(["serve", ...args], { env });
+
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(message);
+      expect(result.stdout).toBe("");
+    },
+  );
+
+  it("reports every invalid setting at once", async () => {
+    const result = await runCli(["serve", "--max-data", "x", "--timeout-ms", "y"]);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("invalid --max-data");
+    expect(result.stderr).toContain("invalid --timeout-ms");
+  });
+
+  it("rejects an unknown flag with exit code 2", async () => {
+    const result = await runCli(["serve", "--no-such-flag"]);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("unknown option '--no-such-flag'");
+  });
+
+  it("help names each flag, variable and default", async () => {
+    const result = await runCli(["serve", "--help"]);
+
+    expect(result.code).toBe(0);
+    const help = result.stdout.replace(/\s+/g, " ");
+    for (const setting of SERVE_SETTINGS) {
+      expect(help).toContain(`${setting.flag} <${setting.valueName}>`);
+      expect(help).toContain(`default: ${setting.defaultText}, env: ${setting.env}`);
+    }
+  });
+
+  it("operations guide documents each flag and variable", async () => {
+    const guide = await readFile(
+      new URL("../docs/operations.md", import.meta.url),
+      "utf8",
+    );
+
+    for (const setting of SERVE_SETTINGS) {
+      expect(guide).toContain(`\`${setting.flag}\``);
+      expect(guide).toContain(`\`${setting.env}\``);
+    }
+  });
+});
+
+describe("conductor serve", () => {
+  it("logs its settings and reports SERVING", async () => {
+    const serve = await startServe(["--max-data", "7"], {
+      env: { CONDUCTOR_TIMEOUT_MS: "9000" },
+    });
+    const channel = createChannel(serve.address);
+    channels.push(channel);
+
+    const health = await createClient(HealthDefinition, channel).check({ service: "" });
+
+    expect(health.status).toBe(1); // SERVING
+    serve.child.kill("SIGTERM");
+    const result = await serve.exited;
+    const [started] = jsonLines(result.stdout);
+    expect(started?.msg).toBe("server started");
+    expect(started?.level).toBe("info");
+    expect(started?.settings).toMatchObject({
+      maxData: 7,
+      timeoutMs: 9000,
+      logLevel: "info",
+    });
+    expect(result.code).toBe(0);
+  });
+
+  it("takes a flag over its environment variable", async () => {
+    const serve = await startServe(["--max-data", "9"], {
+      env: { CONDUCTOR_MAX_DATA: "7" },
+    });
+    serve.child.kill("SIGTERM");
+    const result = await serve.exited;
+
+    const [started] = jsonLines(result.stdout);
+    expect(started?.settings).toMatchObject({ maxData: 9 });
+    expect(result.code).toBe(0);
+  });
+
+  it("exits 1 when the address is in use", async () => {
+    const harness = await startHarness();
+
+    const result = await runCli(["serve", "--listen", harness.address]);
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("cannot start the server");
+  });
+
+  it("rejects an unknown command with exit code 2", async () => {
+    const result = await runCli(["no-such-command"]);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("unknown command 'no-such-command'");
+  });
+});
