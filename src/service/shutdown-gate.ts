@@ -5,6 +5,8 @@ import {
   type ServerMiddlewareCall,
   Status,
 } from "nice-grpc";
+import { ErrorInfo, RichServerError } from "nice-grpc-error-details";
+import { ERROR_DOMAIN } from "./status.js";
 
 /** Calls that bring new work, rejected with UNAVAILABLE while draining. */
 const NEW_WORK: ReadonlyMap<string, string> = new Map([
@@ -18,14 +20,15 @@ const SUBSCRIBE = "/conductor.v1.ConductorService/Subscribe";
  * The server side of a graceful shutdown. Its middleware tracks every call
  * and, once draining starts, rejects calls that bring new work. endCalls
  * then ends the calls still open with UNAVAILABLE, whether or not their
- * handlers watch the abort signal.
+ * handlers watch the abort signal. Both errors carry the ErrorInfo reason
+ * SHUTTING_DOWN, so that clients can tell them from a lost connection.
  */
 export class ShutdownGate {
   readonly #calls = new Set<AbortController>();
   #subscriberCount = 0;
   #draining = false;
-  /** Status message of calls ended by endCalls; set once they are. */
-  #endMessage: string | undefined;
+  /** Abort reason of the calls ended by endCalls; set once they are. */
+  #endReason: Error | undefined;
   #waiters: { ready: () => boolean; resolve: () => void }[] = [];
 
   get draining(): boolean {
@@ -63,8 +66,10 @@ export class ShutdownGate {
    */
   endCalls(message: string): void {
     this.#draining = true;
-    this.#endMessage = message;
-    for (const controller of this.#calls) controller.abort(new CallEndedError(message));
+    // Handlers treat an AbortError as a cancelled call, not as a failure.
+    const reason = new DOMException(message, "AbortError");
+    this.#endReason = reason;
+    for (const controller of this.#calls) controller.abort(reason);
   }
 
   /** The middleware; place it before the error middleware. */
@@ -88,9 +93,8 @@ export class ShutdownGate {
       );
       return yield* untilAborted(inner, controller.signal);
     } catch (error) {
-      const reason = controller.signal.reason;
-      if (reason instanceof CallEndedError) {
-        throw new ServerError(Status.UNAVAILABLE, reason.message);
+      if (this.#endReason && controller.signal.reason === this.#endReason) {
+        throw shuttingDown(this.#endReason.message);
       }
       if (context.signal.aborted)
         throw new ServerError(Status.CANCELLED, "call cancelled");
@@ -104,13 +108,9 @@ export class ShutdownGate {
   }
 
   #admit(path: string): void {
-    if (this.#endMessage !== undefined) {
-      throw new ServerError(Status.UNAVAILABLE, this.#endMessage);
-    }
+    if (this.#endReason) throw shuttingDown(this.#endReason.message);
     const rejection = this.#draining ? NEW_WORK.get(path) : undefined;
-    if (rejection) {
-      throw new ServerError(Status.UNAVAILABLE, `server is shutting down and ${rejection}`);
-    }
+    if (rejection) throw shuttingDown(`server is shutting down and ${rejection}`);
   }
 
   #when(ready: () => boolean): Promise<void> {
@@ -125,9 +125,9 @@ export class ShutdownGate {
   }
 }
 
-/** The abort reason of calls that endCalls ended. */
-class CallEndedError extends Error {
-  override readonly name = "CallEndedError";
+function shuttingDown(message: string): ServerError {
+  const info = ErrorInfo.fromPartial({ reason: "SHUTTING_DOWN", domain: ERROR_DOMAIN });
+  return new RichServerError(Status.UNAVAILABLE, message, [info]);
 }
 
 /**
