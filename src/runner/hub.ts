@@ -89,6 +89,8 @@ export class RunnerHub implements RemoteDispatcher {
     );
   }
 
+  // NOTE: the Conductor creates the ticket between admit and enqueue, so
+  // Execs that run at the same time can queue a few jobs past the limit.
   admit(kind: string): void {
     if (this.#runnerKinds && !this.#runnerKinds.has(kind)) {
       throw new UnknownKindError(kind);

@@ -202,6 +202,8 @@ export class Runner {
       },
     });
     let heartbeat: NodeJS.Timeout | undefined;
+    // NOTE: the server sends no heartbeats, so a server that hangs without
+    // closing the connection goes unnoticed until TCP gives up on it.
     try {
       const responses = this.#runnerClient.connect(requests, { signal: call.signal });
       for await (const { message } of responses) {
