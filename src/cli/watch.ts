@@ -29,8 +29,8 @@ const MAX_BACKOFF_MS = 4000;
 
 /**
  * Follows a ticket with Subscribe and prints each result and progress
- * report until the stream ends. A stream that breaks (UNAVAILABLE or
- * INTERNAL) is resumed after the last sequence received, so results are
+ * report until the stream ends. A stream that breaks (see isBrokenStream)
+ * is resumed after the last sequence received, so results are
  * printed once each, in order. Resolves when the job succeeded and every
  * result was printed; rejects with the ClientError that ended the stream
  * otherwise.
@@ -76,11 +76,22 @@ export async function watchTicket(
   }
 }
 
-/** Returns true for a stream ended by the transport, not by the job or a bad request. */
+/**
+ * Returns true for a stream ended by the transport, not by the job or a
+ * bad request. Errors from the conductor carry an ErrorInfo reason; a lost
+ * connection is UNAVAILABLE, a reset stream INTERNAL, and a server closed
+ * by force CANCELLED, all without one.
+ */
 function isBrokenStream(error: unknown): error is ClientError {
   if (!(error instanceof ClientError) || errorReason(error) !== undefined) return false;
-  return error.code === Status.UNAVAILABLE || error.code === Status.INTERNAL;
+  return BROKEN_STREAM_CODES.has(error.code);
 }
+
+const BROKEN_STREAM_CODES: ReadonlySet<Status> = new Set([
+  Status.UNAVAILABLE,
+  Status.INTERNAL,
+  Status.CANCELLED,
+]);
 
 /** Writes results and progress as JSON lines or for a person at a terminal. */
 class WatchPrinter {
