@@ -60,6 +60,14 @@ export interface ServerOptions {
   readonly runnerKinds?: readonly string[] | undefined;
   /** Live tickets before Exec fails with RESOURCE_EXHAUSTED. */
   readonly maxTickets: number;
+  /**
+   * Delivered results kept per ticket so that a broken Subscribe can
+   * resume: at least this many (maxData when unset), and more while they
+   * weigh under `retainBytes`.
+   */
+  readonly retainDelivered?: number | undefined;
+  /** Payload bytes of delivered results kept per ticket; 1 MiB when unset. */
+  readonly retainBytes?: number | undefined;
   /** Address of the Prometheus endpoint, such as "127.0.0.1:9464"; empty is off. */
   readonly metricsAddress?: string | undefined;
   readonly logger?: Logger | undefined;

@@ -83,3 +83,24 @@ describe("ExpiryQueue", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 });
+
+describe("ExpiryQueue far deadlines", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("caps its timer at the longest delay Node honours", () => {
+    const setTimeoutSpy = vi.spyOn(globalThis, "setTimeout");
+    const queue = new ExpiryQueue<string>(
+      () => undefined,
+      () => {},
+    );
+
+    queue.schedule("far", Date.now() + 3_000_000_000);
+    queue.clear();
+
+    const delays = setTimeoutSpy.mock.calls.map((call) => call[1] ?? 0);
+    expect(delays).toHaveLength(1);
+    expect(delays[0]).toBeLessThanOrEqual(2 ** 31 - 1);
+  });
+});

@@ -1,5 +1,6 @@
 import { Status } from "nice-grpc";
 import { describe, expect, it } from "vitest";
+import { binaryPayload } from "../src/core/payloads.js";
 import { JobState } from "../src/gen/conductor/v1/payload_pb.js";
 import { startHarness } from "./support/harness.js";
 import {
@@ -116,5 +117,35 @@ describe("Pull", () => {
     expect(sequences.sort((x, y) => Number(x - y))).toEqual(
       Array.from({ length: 10 }, (_, i) => BigInt(i + 1)),
     );
+  });
+
+  it("stops a response at about 1 MiB of payload", async () => {
+    const harness = await startHarness();
+    const { ticket, lease } = await startExternalJob(harness);
+    for (let i = 0; i < 3; i++) {
+      const results = [binaryPayload(new Uint8Array(600 * 1024))];
+      await harness.client.push({ ticket, lease, results });
+    }
+
+    const first = await harness.client.pull({ ticket, maxResults: 10 });
+    const { status } = await harness.client.getStatus({ ticket });
+
+    expect(first.results.map((r) => r.sequence)).toEqual([1n]);
+    expect(status?.deliveredCount).toBe(1n);
+  });
+
+  it("gives one new result to one of two waiting pulls", async () => {
+    const harness = await startHarness();
+    const { ticket, lease } = await startExternalJob(harness);
+    const pulls = [1, 2].map(() =>
+      harness.client.pull({ ticket, wait: { nanos: 300_000_000 } }),
+    );
+    await expect.poll(() => harness.server.store.waitingReadCount).toBe(2);
+
+    await harness.client.push({ ticket, lease, results: numbered(1) });
+    const responses = await Promise.all(pulls);
+
+    const counts = responses.map((r) => r.results.length).sort();
+    expect(counts).toEqual([0, 1]);
   });
 });

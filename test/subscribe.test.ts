@@ -134,7 +134,7 @@ describe("Subscribe", () => {
   });
 
   it("fails with DATA_LOSS naming the first retained sequence", async () => {
-    const harness = await startHarness({ maxData: 2 });
+    const harness = await startHarness({ maxData: 2, retainBytes: 0 });
     const { ticket, lease } = await startExternalJob(harness);
     const pushing = harness.client.push({ ticket, lease, results: numbered(6) });
     for (let taken = 0; taken < 6; ) {
@@ -207,5 +207,28 @@ describe("Subscribe", () => {
     await harness.client.push({ ticket, lease, results: numbered(1, 2) });
     const next = await harness.client.pull({ ticket });
     expect(next.results.map((r) => numberOf(r.payload))).toEqual([2]);
+  });
+
+  it("keeps small delivered results within the byte budget", async () => {
+    const harness = await startHarness({ maxData: 2 });
+    const { ticket, lease } = await startExternalJob(harness);
+    const pushing = harness.client.push({ ticket, lease, results: numbered(6) });
+    for (let taken = 0; taken < 6; ) {
+      const { results } = await harness.client.pull({
+        ticket,
+        maxResults: 2,
+        wait: { seconds: 5n },
+      });
+      taken += results.length;
+    }
+    await pushing;
+    await harness.server.conductor.finish(ticket, lease);
+
+    const { messages, code } = await drain(
+      harness.client.subscribe({ ticket, afterSequence: 0n }),
+    );
+
+    expect(sequencesOf(messages)).toEqual(range(1, 6));
+    expect(code).toBe(Status.OK);
   });
 });

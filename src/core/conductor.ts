@@ -104,10 +104,18 @@ export class Conductor {
     return this.store.finish(ticket, lease, failure);
   }
 
-  /** Takes up to `maxResults` results, waiting up to `waitMs` for one. */
+  /**
+   * Takes up to `maxResults` results, and no more than `maxBytes` of
+   * payload unless one result is larger, waiting up to `waitMs` for one.
+   */
   pull(
     ticket: bigint,
-    options: { maxResults: number; waitMs: number; signal?: AbortSignal },
+    options: {
+      maxResults: number;
+      maxBytes?: number;
+      waitMs: number;
+      signal?: AbortSignal;
+    },
   ): Promise<ReadBatch> {
     return this.store.read(ticket, options);
   }

@@ -1,3 +1,5 @@
+import { MAX_TIMER_MS } from "./timers.js";
+
 /**
  * One timer for many deadlines: a min-heap of (time, key) pairs and a
  * single unref'd timeout armed for the earliest one.
@@ -47,7 +49,8 @@ export class ExpiryQueue<K> {
   #arm(atMs: number): void {
     clearTimeout(this.#timer);
     this.#armedAtMs = atMs;
-    const delayMs = Math.max(0, atMs - Date.now());
+    // A capped timer fires early, finds nothing due and arms again.
+    const delayMs = Math.min(Math.max(0, atMs - Date.now()), MAX_TIMER_MS);
     this.#timer = setTimeout(() => this.#fire(), delayMs);
     this.#timer.unref();
   }

@@ -13,7 +13,7 @@ import {
 } from "./errors.js";
 import { ExpiryQueue } from "./expiry-queue.js";
 import { PushQueue } from "./push-queue.js";
-import { ResultLog } from "./result-log.js";
+import { ResultLog, type Retention } from "./result-log.js";
 import { TicketGenerator } from "./ticket-generator.js";
 import {
   FINAL_STATES,
@@ -29,8 +29,7 @@ import {
   type TicketSpec,
   type TicketStore,
 } from "./ticket-store.js";
-
-const MAX_TIMER_MS = 2 ** 31 - 1;
+import { MAX_TIMER_MS } from "./timers.js";
 
 /** Limits of the in-memory store. */
 export interface MemoryStoreOptions {
@@ -38,8 +37,13 @@ export interface MemoryStoreOptions {
   readonly maxData: number;
   /** How long a finished ticket lives after its end or last read. */
   readonly timeoutMs: number;
-  /** Delivered results kept per ticket for resumed reads; maxData by default. */
+  /**
+   * Delivered results kept per ticket for resumed reads: maxData by
+   * default. More are kept while they weigh under `retainBytes`.
+   */
   readonly retainDelivered?: number | undefined;
+  /** Payload bytes of delivered results kept per ticket; 1 MiB by default. */
+  readonly retainBytes?: number | undefined;
   /** Live tickets before create rejects with CapacityError. */
   readonly maxTickets?: number | undefined;
   /** Called after a ticket was removed because its timeout passed. */
@@ -75,14 +79,17 @@ export class MemoryStore implements TicketStore {
   readonly #expiry: ExpiryQueue<bigint>;
   readonly #maxData: number;
   readonly #timeoutMs: number;
-  readonly #retainDelivered: number;
+  readonly #retention: Retention;
   readonly #maxTickets: number;
   #waitingReadCount = 0;
 
   constructor(options: MemoryStoreOptions) {
     this.#maxData = options.maxData;
     this.#timeoutMs = options.timeoutMs;
-    this.#retainDelivered = options.retainDelivered ?? options.maxData;
+    this.#retention = {
+      results: options.retainDelivered ?? options.maxData,
+      bytes: options.retainBytes ?? 1 << 20,
+    };
     this.#maxTickets = options.maxTickets ?? 100_000;
     this.#expiry = new ExpiryQueue(
       (ticket) => this.#expireTimeMs(this.#tickets.get(ticket)),
@@ -112,7 +119,7 @@ export class MemoryStore implements TicketStore {
     this.#tickets.set(ticket, {
       ticket,
       spec,
-      log: new ResultLog(this.#retainDelivered),
+      log: new ResultLog(this.#retention),
       pushes: new PushQueue(),
       state: "queued",
       attempt: 0,
@@ -180,6 +187,7 @@ export class MemoryStore implements TicketStore {
   async read(ticket: bigint, options: ReadOptions): Promise<ReadBatch> {
     const deadlineMs = Date.now() + options.waitMs;
     for (;;) {
+      options.signal?.throwIfAborted();
       const record = this.#get(ticket);
       record.lastReadMs = Date.now();
       const batch = this.#tryRead(record, options);
@@ -246,7 +254,7 @@ export class MemoryStore implements TicketStore {
   #drainPushes(record: TicketRecord): void {
     const room = this.#maxData - record.log.bufferedCount;
     const stored = record.pushes.drain(room, (payload) => record.log.append(payload));
-    if (stored > 0) this.#wakeReaders(record);
+    if (stored > 0) this.#wakeReaders(record, stored);
   }
 
   #tryRead(record: TicketRecord, options: ReadOptions): ReadBatch | undefined {
@@ -315,29 +323,42 @@ export class MemoryStore implements TicketStore {
   ): Promise<void> {
     signal?.throwIfAborted();
     return new Promise<void>((resolve, reject) => {
-      const done = () => {
+      const cleanUp = () => {
         clearTimeout(timer);
-        if (record.readers?.delete(done)) this.#waitingReadCount -= 1;
+        if (record.readers?.delete(wake)) this.#waitingReadCount -= 1;
         signal?.removeEventListener("abort", onAbort);
+      };
+      const wake = () => {
+        cleanUp();
         resolve();
       };
       const onAbort = () => {
-        done();
+        cleanUp();
+        // A wake-up meant for this reader must reach another one.
+        if (record.log.bufferedCount > 0) this.#wakeReaders(record, 1);
         reject(signal?.reason);
       };
       // setTimeout fires at once for delays past 2^31-1 ms, so a wait
       // without a finite limit sets no timer at all.
-      const timer = timeoutMs <= MAX_TIMER_MS ? setTimeout(done, timeoutMs) : undefined;
+      const timer = timeoutMs <= MAX_TIMER_MS ? setTimeout(wake, timeoutMs) : undefined;
       record.readers ??= new Set();
-      record.readers.add(done);
+      record.readers.add(wake);
       this.#waitingReadCount += 1;
       signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
 
-  #wakeReaders(record: TicketRecord): void {
+  /**
+   * Wakes waiting reads, oldest first. New results wake one read per
+   * result, because each read takes at least one; other changes wake all.
+   */
+  #wakeReaders(record: TicketRecord, limit = Number.POSITIVE_INFINITY): void {
     if (!record.readers) return;
-    for (const wake of [...record.readers]) wake();
+    let woken = 0;
+    for (const wake of [...record.readers]) {
+      if (woken++ >= limit) break;
+      wake();
+    }
   }
 
   #setProgress(record: TicketRecord, progress: Progress): void {

@@ -2,26 +2,46 @@ import type { Payload } from "../gen/conductor/v1/payload_pb.js";
 import { payloadSize } from "./payload-size.js";
 import type { Result } from "./ticket-store.js";
 
-/** Entries removed from the front before the array is compacted. */
+/** Entries removed from the front before the arrays are compacted. */
 const COMPACT_AFTER = 1024;
+
+/**
+ * Bytes charged per retained result on top of its payload, so that many
+ * tiny results still use up the byte budget.
+ */
+const RESULT_OVERHEAD_BYTES = 64;
+
+/** How many delivered results a log keeps for resumed reads. */
+export interface Retention {
+  /** Results kept whatever their size. */
+  readonly results: number;
+  /** Payload bytes kept whatever the count (each result counts 64 more). */
+  readonly bytes: number;
+}
 
 /**
  * The results of one ticket, in sequence order, with a delivery cursor.
  *
- * Results after the cursor are buffered (not yet delivered). Up to
- * `retainDelivered` results before it are kept so that a consumer whose
- * stream broke can read them again; older ones are dropped.
+ * Results after the cursor are buffered (not yet delivered). Delivered
+ * results are kept so that a consumer whose stream broke can read them
+ * again: a delivered result is dropped only once more than
+ * `retention.results` of them are kept and they weigh more than
+ * `retention.bytes`. The byte budget covers the results still in flight on
+ * a connection, which are many when results are small.
  */
 export class ResultLog {
-  readonly #retainDelivered: number;
+  readonly #retention: Retention;
   #entries: Result[] = [];
+  /** Weight of each entry: its payload size plus RESULT_OVERHEAD_BYTES. */
+  #weights: number[] = [];
   /** Index in #entries of the oldest retained result. */
   #head = 0;
   #pushed = 0n;
   #delivered = 0n;
+  #deliveredWeight = 0;
 
-  constructor(retainDelivered: number) {
-    this.#retainDelivered = retainDelivered;
+  constructor(retention: Retention) {
+    this.#retention = retention;
   }
 
   /** Sequence of the last result appended; 0 when none. */
@@ -46,13 +66,20 @@ export class ResultLog {
   append(payload: Payload): bigint {
     this.#pushed += 1n;
     this.#entries.push({ sequence: this.#pushed, payload });
+    this.#weights.push(payloadSize(payload) + RESULT_OVERHEAD_BYTES);
     return this.#pushed;
   }
 
-  /** Delivers up to `max` buffered results, advancing the cursor. */
+  /**
+   * Delivers buffered results, advancing the cursor: up to `max` of them,
+   * and no more than `maxBytes` of payload unless a single result is larger.
+   */
   take(max: number, maxBytes = Number.POSITIVE_INFINITY): Result[] {
-    const taken = this.#slice(this.#delivered, max, maxBytes);
-    this.#delivered += BigInt(taken.length);
+    const start = this.#indexAfter(this.#delivered);
+    const end = this.#end(start, max, maxBytes);
+    for (let i = start; i < end; i++) this.#deliveredWeight += this.#weights[i] as number;
+    this.#delivered += BigInt(end - start);
+    const taken = this.#entries.slice(start, end);
     this.#dropExcessDelivered();
     return taken;
   }
@@ -61,37 +88,40 @@ export class ResultLog {
    * Returns retained results after `after` again, up to the cursor, without
    * moving it. `after` must be at least firstRetainedSequence - 1.
    */
-  replay(after: bigint, max: number, maxBytes = Number.POSITIVE_INFINITY) {
+  replay(after: bigint, max: number, maxBytes = Number.POSITIVE_INFINITY): Result[] {
+    const start = this.#indexAfter(after);
     const available = Number(this.#delivered - after);
-    return this.#slice(after, Math.min(max, available), maxBytes);
+    const end = this.#end(start, Math.min(max, available), maxBytes);
+    return this.#entries.slice(start, end);
   }
 
-  /** Results after sequence `after`: at least one, then within maxBytes. */
-  #slice(after: bigint, max: number, maxBytes: number): Result[] {
-    const start = this.#head + Number(after - this.firstRetainedSequence + 1n);
-    const end = Math.min(start + max, this.#entries.length);
-    if (maxBytes === Number.POSITIVE_INFINITY) {
-      return this.#entries.slice(start, end);
-    }
-    const out: Result[] = [];
+  #indexAfter(sequence: bigint): number {
+    return this.#head + Number(sequence - this.firstRetainedSequence + 1n);
+  }
+
+  /** End index of a batch from `start`: at least one result when any. */
+  #end(start: number, max: number, maxBytes: number): number {
+    const limit = Math.min(start + max, this.#entries.length);
     let bytes = 0;
-    for (let i = start; i < end; i++) {
-      const result = this.#entries[i] as Result;
-      bytes += payloadSize(result.payload);
-      if (out.length > 0 && bytes > maxBytes) break;
-      out.push(result);
+    for (let i = start; i < limit; i++) {
+      bytes += (this.#weights[i] as number) - RESULT_OVERHEAD_BYTES;
+      if (i > start && bytes > maxBytes) return i;
     }
-    return out;
+    return limit;
   }
 
   #dropExcessDelivered(): void {
-    const retained = Number(this.#delivered - this.firstRetainedSequence + 1n);
-    const excess = retained - this.#retainDelivered;
-    if (excess <= 0) return;
-    this.#entries.fill(undefined as never, this.#head, this.#head + excess);
-    this.#head += excess;
+    const { results, bytes } = this.#retention;
+    let kept = Number(this.#delivered - this.firstRetainedSequence + 1n);
+    while (kept > results && this.#deliveredWeight > bytes) {
+      this.#deliveredWeight -= this.#weights[this.#head] as number;
+      this.#entries[this.#head] = undefined as never;
+      this.#head += 1;
+      kept -= 1;
+    }
     if (this.#head >= COMPACT_AFTER && this.#head * 2 >= this.#entries.length) {
       this.#entries = this.#entries.slice(this.#head);
+      this.#weights = this.#weights.slice(this.#head);
       this.#head = 0;
     }
   }

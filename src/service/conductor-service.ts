@@ -34,7 +34,7 @@ export interface ServiceLimits {
   readonly maxWaitMs: number;
   /** Most results in one Subscribe message. */
   readonly maxBatchResults: number;
-  /** Payload bytes after which a Subscribe message takes no more results. */
+  /** Payload bytes after which a Subscribe or Pull response takes no more results. */
   readonly maxBatchBytes: number;
   /** Most tickets one ListTickets returns. */
   readonly maxPageSize: number;
@@ -85,6 +85,7 @@ export function conductorService(
       );
       const batch = await conductor.pull(requireTicket(request.ticket), {
         maxResults,
+        maxBytes: limits.maxBatchBytes,
         waitMs: durationToMs("wait", request.wait, limits.maxWaitMs),
         signal: context.signal,
       });
