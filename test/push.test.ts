@@ -174,4 +174,50 @@ describe("Push", () => {
 
     expect((await waiting).code).toBe(Status.FAILED_PRECONDITION);
   });
+
+  it("skips already stored results of a retried push", async () => {
+    const harness = await startHarness();
+    const { ticket, lease } = await startExternalJob(harness);
+    await harness.client.push({ ticket, lease, results: numbered(3), firstSequence: 1n });
+
+    const retry = await harness.client.push({
+      ticket,
+      lease,
+      results: numbered(5),
+      firstSequence: 1n,
+    });
+    const { results } = await harness.client.pull({ ticket, maxResults: 10 });
+
+    expect(retry.lastSequence).toBe(5n);
+    expect(results.map((r) => numberOf(r.payload))).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it("stores nothing for a push that was fully stored before", async () => {
+    const harness = await startHarness();
+    const { ticket, lease } = await startExternalJob(harness);
+    await harness.client.push({ ticket, lease, results: numbered(3), firstSequence: 1n });
+
+    const retry = await harness.client.push({
+      ticket,
+      lease,
+      results: numbered(3),
+      firstSequence: 1n,
+    });
+    const { status } = await harness.client.getStatus({ ticket });
+
+    expect(retry.lastSequence).toBe(3n);
+    expect(status?.pushedCount).toBe(3n);
+  });
+
+  it("rejects a first_sequence past the next free sequence", async () => {
+    const harness = await startHarness();
+    const { ticket, lease } = await startExternalJob(harness);
+
+    const error = await grpcError(
+      harness.client.push({ ticket, lease, results: numbered(1), firstSequence: 3n }),
+    );
+
+    expect(error.code).toBe(Status.INVALID_ARGUMENT);
+    expect(errorInfo(error)?.metadata.field).toBe("first_sequence");
+  });
 });

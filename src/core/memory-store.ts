@@ -170,6 +170,14 @@ export class MemoryStore implements TicketStore {
     options: PushOptions = {},
   ): Promise<bigint> {
     const record = this.#holding(ticket, lease);
+    if (options.firstSequence !== undefined && payloads.length > 0) {
+      const unstored = this.#unstored(record, payloads, options.firstSequence);
+      if (unstored.length === 0) {
+        if (options.progress) this.#setProgress(record, options.progress);
+        return options.firstSequence + BigInt(payloads.length) - 1n;
+      }
+      payloads = unstored;
+    }
     if (payloads.length === 0) {
       if (options.progress) this.#setProgress(record, options.progress);
       return record.log.pushedCount;
@@ -248,6 +256,19 @@ export class MemoryStore implements TicketStore {
       throw new LeaseMismatchError(ticket);
     }
     return record;
+  }
+
+  /** Drops the payloads of a push whose sequences are already taken. */
+  #unstored(record: TicketRecord, payloads: readonly Payload[], first: bigint) {
+    const next = record.log.pushedCount + BigInt(record.pushes.waitingResultCount) + 1n;
+    if (first > next) {
+      throw new InvalidArgumentError(
+        "first_sequence",
+        `first_sequence ${first} is past the next sequence ${next} of ticket ${record.ticket}`,
+      );
+    }
+    const taken = next - first;
+    return taken >= BigInt(payloads.length) ? [] : payloads.slice(Number(taken));
   }
 
   /** Stores waiting pushes while the buffer has room, oldest first. */

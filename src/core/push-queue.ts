@@ -70,6 +70,13 @@ export class PushQueue {
     return stored;
   }
 
+  /** Results of waiting pushes not stored yet. */
+  get waitingResultCount(): number {
+    let count = 0;
+    for (const push of this.#pending) count += push.payloads.length - push.stored;
+    return count;
+  }
+
   /** Rejects every waiting push with `error`. */
   rejectAll(error: unknown): void {
     const pending = this.#pending;

@@ -90,6 +90,11 @@ export interface ReadBatch {
 
 export interface PushOptions {
   readonly progress?: Progress | undefined;
+  /**
+   * Sequence the first payload is meant to get. Payloads whose sequence is
+   * already taken are skipped, which makes a retried push idempotent.
+   */
+  readonly firstSequence?: bigint | undefined;
   /** Aborting stops the wait for buffer room. */
   readonly signal?: AbortSignal | undefined;
 }

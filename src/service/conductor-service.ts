@@ -67,7 +67,11 @@ export function conductorService(
         requireTicket(request.ticket),
         requireLease(request.lease),
         request.results,
-        { progress: request.progress, signal: context.signal },
+        {
+          progress: request.progress,
+          firstSequence: request.firstSequence || undefined,
+          signal: context.signal,
+        },
       );
       return { lastSequence };
     },
@@ -150,7 +154,11 @@ async function pushAll(
       requireTicket(request.ticket),
       requireLease(request.lease),
       request.results,
-      { progress: request.progress, signal: context.signal },
+      {
+        progress: request.progress,
+        firstSequence: request.firstSequence || undefined,
+        signal: context.signal,
+      },
     );
     storedCount += BigInt(request.results.length);
   }
