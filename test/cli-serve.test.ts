@@ -2,7 +2,12 @@ import { readFile } from "node:fs/promises";
 import { createChannel, createClient } from "nice-grpc";
 import { HealthDefinition } from "nice-grpc-server-health";
 import { afterEach, describe, expect, it } from "vitest";
-import { SERVE_SETTINGS } from "../src/cli/serve-settings.js";
+import {
+  SERVE_SETTINGS,
+  type ServeSettings,
+  type SettingDefinition,
+  settingsForLog,
+} from "../src/cli/serve-settings.js";
 import { jsonLines, runCli, startServe } from "./support/cli.js";
 import { startHarness } from "./support/harness.js";
 
@@ -153,6 +158,31 @@ describe("conductor serve", () => {
     expect(result.code).toBe(0);
   });
 
+  it("logs job failures and expiry sweeps", async () => {
+    const serve = await startServe(["--log-level", "debug", "--timeout-ms", "20"]);
+
+    const exec = await runCli([
+      "exec",
+      "digest",
+      "--input",
+      '{"path":"no-such-dir"}',
+      "--address",
+      serve.address,
+    ]);
+    const ticket = exec.stdout.trim();
+    const failed = await serve.line((line) => line.includes('"job failed"'));
+    const expired = await serve.line((line) => line.includes('"tickets expired"'));
+
+    expect(JSON.parse(failed)).toMatchObject({
+      level: "warn",
+      ticket,
+      kind: "digest",
+      code: 5,
+      error: expect.stringContaining("no-such-dir does not exist"),
+    });
+    expect(JSON.parse(expired)).toMatchObject({ level: "debug", count: 1 });
+  });
+
   it("exits 1 when the address is in use", async () => {
     const harness = await startHarness();
 
@@ -167,5 +197,18 @@ describe("conductor serve", () => {
 
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("unknown command 'no-such-command'");
+  });
+});
+
+describe("settingsForLog", () => {
+  it("replaces secret settings", () => {
+    const [listen] = SERVE_SETTINGS;
+    const settings = { listen: "127.0.0.1:1" } as ServeSettings;
+    const secret = { ...(listen as SettingDefinition), secret: true };
+
+    expect(settingsForLog(settings, [secret])).toEqual({ listen: "[redacted]" });
+    expect(settingsForLog(settings, [listen as SettingDefinition])).toEqual({
+      listen: "127.0.0.1:1",
+    });
   });
 });

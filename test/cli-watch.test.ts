@@ -2,7 +2,7 @@ import { execFileSync, spawn } from "node:child_process";
 import type { AddressInfo } from "node:net";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { CLI_PATH, jsonLines, runCli, startCli } from "./support/cli.js";
+import { CLI_PATH, jsonLines, startCli } from "./support/cli.js";
 import { type Harness, startHarness } from "./support/harness.js";
 import { numbered, startExternalJob } from "./support/jobs.js";
 

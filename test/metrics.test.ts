@@ -1,0 +1,202 @@
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Status } from "nice-grpc";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { jsonPayload } from "../src/core/payloads.js";
+import { type Harness, startHarness } from "./support/harness.js";
+import { drain, grpcError, numbered, startExternalJob } from "./support/jobs.js";
+
+let root: string | undefined;
+
+afterEach(async () => {
+  if (root) await rm(root, { recursive: true, force: true });
+  root = undefined;
+});
+
+/** One sample of a scrape: its labels and value. */
+interface Sample {
+  readonly name: string;
+  readonly labels: Record<string, string>;
+  readonly value: number;
+}
+
+/** Scrapes the harness's metrics endpoint and parses the text format. */
+async function scrape(harness: Harness): Promise<Sample[]> {
+  const response = await fetch(`http://127.0.0.1:${harness.server.metricsPort}/metrics`);
+  expect(response.status).toBe(200);
+  const samples: Sample[] = [];
+  for (const line of (await response.text()).split("\n")) {
+    const match = /^([A-Za-z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match) continue;
+    const labels: Record<string, string> = {};
+    for (const [, key = "", value = ""] of (match[2] ?? "").matchAll(
+      /(\w+)="([^"]*)"/g,
+    )) {
+      labels[key] = value;
+    }
+    samples.push({ name: match[1] ?? "", labels, value: Number(match[3]) });
+  }
+  return samples;
+}
+
+/** Returns the value of the one sample of `name` whose labels include `labels`. */
+function sampleValue(
+  samples: Sample[],
+  name: string,
+  labels: Record<string, string> = {},
+) {
+  const found = samples.filter(
+    (sample) =>
+      sample.name === name &&
+      Object.entries(labels).every(([key, value]) => sample.labels[key] === value),
+  );
+  expect(found, `${name} ${JSON.stringify(labels)}`).toHaveLength(1);
+  return found[0]?.value;
+}
+
+async function digestRoot(files: number): Promise<string> {
+  root = await mkdtemp(path.join(tmpdir(), "conductor-metrics-"));
+  await mkdir(path.join(root, "data"));
+  for (let i = 0; i < files; i++) {
+    await writeFile(path.join(root, "data", `f${i}.txt`), `file ${i}\n`);
+  }
+  return root;
+}
+
+const EXEC = { grpc_service: "conductor.v1.ConductorService", grpc_method: "Exec" };
+
+describe("metrics endpoint", () => {
+  it("counts jobs, results and calls of a known workload", async () => {
+    const harness = await startHarness({
+      metricsAddress: "127.0.0.1:0",
+      digestRoot: await digestRoot(3),
+    });
+    const { client } = harness;
+    // A digest job over three files, read to the end.
+    const { ticket: digest } = await client.exec({
+      kind: "digest",
+      input: jsonPayload({ path: "data" }),
+    });
+    expect((await drain(client.subscribe({ ticket: digest }))).code).toBe(Status.OK);
+    // A job that pushes five results, of which two are read, then is cancelled.
+    const cancelled = await startExternalJob(harness);
+    await client.push({ ...cancelled, results: numbered(5) });
+    await client.pull({ ticket: cancelled.ticket, maxResults: 2 });
+    await client.cancel({ ticket: cancelled.ticket });
+    // A job that fails, and an Exec the server rejects.
+    const failed = await startExternalJob(harness);
+    await harness.server.conductor.finish(failed.ticket, failed.lease, {
+      code: 13,
+      message: "x",
+    });
+    await grpcError(client.exec({ kind: "" }));
+
+    const samples = await scrape(harness);
+
+    expect(sampleValue(samples, "conductor_jobs_created_total", { kind: "digest" })).toBe(
+      1,
+    );
+    expect(
+      sampleValue(samples, "conductor_jobs_created_total", { kind: "external" }),
+    ).toBe(2);
+    expect(
+      sampleValue(samples, "conductor_jobs_started_total", { kind: "external" }),
+    ).toBe(2);
+    const finished = (kind: string, outcome: string) =>
+      sampleValue(samples, "conductor_jobs_finished_total", { kind, outcome });
+    expect(finished("digest", "succeeded")).toBe(1);
+    expect(finished("external", "cancelled")).toBe(1);
+    expect(finished("external", "failed")).toBe(1);
+    expect(sampleValue(samples, "conductor_results_pushed_total")).toBe(8);
+    expect(sampleValue(samples, "conductor_results_delivered_total")).toBe(5);
+    expect(sampleValue(samples, "conductor_results_replayed_total")).toBe(0);
+    expect(sampleValue(samples, "conductor_results_buffered")).toBe(3);
+    expect(sampleValue(samples, "conductor_push_wait_seconds_count")).toBe(4);
+    const live = (state: string) =>
+      sampleValue(samples, "conductor_tickets_live", { state });
+    expect([live("queued"), live("running")]).toEqual([0, 0]);
+    expect([live("succeeded"), live("failed"), live("cancelled")]).toEqual([1, 1, 1]);
+    expect(sampleValue(samples, "conductor_subscribers_active")).toBe(0);
+    expect(sampleValue(samples, "conductor_runners_connected")).toBe(0);
+    const handled = (grpc_code: string) =>
+      sampleValue(samples, "grpc_server_handled_total", { ...EXEC, grpc_code });
+    expect(handled("OK")).toBe(1);
+    expect(handled("INVALID_ARGUMENT")).toBe(1);
+    expect(sampleValue(samples, "grpc_server_started_total", EXEC)).toBe(2);
+    expect(sampleValue(samples, "grpc_server_handling_seconds_count", EXEC)).toBe(2);
+    const subscribe = {
+      grpc_method: "Subscribe",
+      grpc_type: "server_stream",
+      grpc_code: "OK",
+    };
+    expect(sampleValue(samples, "grpc_server_handled_total", subscribe)).toBe(1);
+  });
+
+  it("counts results sent again to a resumed stream", async () => {
+    const harness = await startHarness({ metricsAddress: "127.0.0.1:0" });
+    const { ticket, lease } = await startExternalJob(harness);
+    await harness.client.push({ ticket, lease, results: numbered(4) });
+    await harness.client.pull({ ticket, maxResults: 4 });
+    await harness.server.conductor.finish(ticket, lease);
+
+    await drain(harness.client.subscribe({ ticket, afterSequence: 1n }));
+    const samples = await scrape(harness);
+
+    expect(sampleValue(samples, "conductor_results_delivered_total")).toBe(4);
+    expect(sampleValue(samples, "conductor_results_replayed_total")).toBe(3);
+  });
+
+  it("shows open Subscribe streams", async () => {
+    const harness = await startHarness({ metricsAddress: "127.0.0.1:0" });
+    const { ticket } = await startExternalJob(harness);
+    const abort = new AbortController();
+    const stream = drain(harness.client.subscribe({ ticket }, { signal: abort.signal }));
+
+    await vi.waitFor(async () => {
+      expect(sampleValue(await scrape(harness), "conductor_subscribers_active")).toBe(1);
+    });
+    abort.abort();
+    await stream.catch(() => undefined);
+
+    await vi.waitFor(async () => {
+      expect(sampleValue(await scrape(harness), "conductor_subscribers_active")).toBe(0);
+    });
+    const cancelled = { grpc_method: "Subscribe", grpc_code: "CANCELLED" };
+    expect(
+      sampleValue(await scrape(harness), "grpc_server_handled_total", cancelled),
+    ).toBe(1);
+  });
+
+  it("counts expired tickets", async () => {
+    const harness = await startHarness({ metricsAddress: "127.0.0.1:0", timeoutMs: 20 });
+    const { ticket, lease } = await startExternalJob(harness);
+    await harness.server.conductor.finish(ticket, lease);
+
+    await vi.waitFor(async () => {
+      expect(sampleValue(await scrape(harness), "conductor_tickets_expired_total")).toBe(
+        1,
+      );
+    });
+    expect(
+      sampleValue(await scrape(harness), "conductor_tickets_live", {
+        state: "succeeded",
+      }),
+    ).toBe(0);
+  });
+
+  it("answers other paths with 404", async () => {
+    const harness = await startHarness({ metricsAddress: "127.0.0.1:0" });
+
+    const response = await fetch(`http://127.0.0.1:${harness.server.metricsPort}/`);
+
+    expect(response.status).toBe(404);
+    await response.text();
+  });
+
+  it("is off without a metrics address", async () => {
+    const harness = await startHarness();
+
+    expect(harness.server.metricsPort).toBeUndefined();
+  });
+});
