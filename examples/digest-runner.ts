@@ -53,7 +53,7 @@ const runner = connectRunner({
   kinds: {
     "remote-digest": async (input, context) => {
       try {
-        digest.validate?.(input);
+        await digest.validate?.(input);
       } catch (error) {
         // The server cannot check the input of a remote kind at Exec, so
         // a bad input ends the job with the same code instead.

@@ -120,4 +120,42 @@ describe("digest job", () => {
 
     expect(error.code).toBe(Status.INVALID_ARGUMENT);
   });
+
+  it("rejects a path that leaves the root through a linked directory", async () => {
+    await symlink(outside, path.join(root, "link"));
+    const { client } = await startHarness({ digestRoot: root });
+
+    const error = await grpcError(
+      client.exec({ kind: "digest", input: jsonPayload({ path: "link/secret.txt" }) }),
+    );
+
+    expect(error.code).toBe(Status.INVALID_ARGUMENT);
+    expect(error.details).not.toContain(outside);
+  });
+
+  it.each([
+    ["a string", "docs"],
+    ["an array", ["docs"]],
+  ])("rejects JSON input that is %s", async (_case, value) => {
+    const { client } = await startHarness({ digestRoot: root });
+
+    const error = await grpcError(
+      client.exec({ kind: "digest", input: jsonPayload(value) }),
+    );
+
+    expect(error.code).toBe(Status.INVALID_ARGUMENT);
+    expect(errorInfo(error)?.metadata.field).toBe("input");
+  });
+
+  it("names missing paths relative to the root", async () => {
+    const { client } = await startHarness({ digestRoot: root });
+
+    const { ticket } = await client.exec({
+      kind: "digest",
+      input: jsonPayload({ path: "docs/missing" }),
+    });
+    const { error } = await drain(client.subscribe({ ticket }));
+
+    expect(error?.details).toBe('"docs/missing" does not exist');
+  });
 });

@@ -76,7 +76,7 @@ export class Conductor {
     validateKind(kind);
     const job = this.#kinds.get(kind);
     if (job) {
-      job.validate?.(input);
+      await job.validate?.(input);
     } else {
       if (!this.#dispatcher) throw new UnknownKindError(kind);
       this.#dispatcher.admit(kind);

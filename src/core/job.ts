@@ -39,7 +39,7 @@ export interface JobKind {
   readonly run: JobHandler;
   /**
    * Checks the input when Exec is called, so that bad input is rejected
-   * before a ticket exists. Throws InvalidArgumentError.
+   * before a ticket exists. Throws or rejects with InvalidArgumentError.
    */
-  readonly validate?: (input: Payload) => void;
+  readonly validate?: (input: Payload) => void | Promise<void>;
 }

@@ -10,98 +10,173 @@ import { jsonPayload } from "../core/payloads.js";
 import type { Payload } from "../gen/conductor/v1/payload_pb.js";
 
 /** gRPC status codes the digest job ends with. */
-const NOT_FOUND = 5;
 const INVALID_ARGUMENT = 3;
+const NOT_FOUND = 5;
+const PERMISSION_DENIED = 7;
+const UNKNOWN = 2;
 
 /**
  * The built-in `digest` kind: walks a directory under `root` and pushes
- * one result per regular file, `{path, size, sha256}`, in a stable order.
+ * one result per regular file, `{path, size, sha256}`, in path order, with
+ * progress in files.
  *
  * Input is JSON `{"path": "some/dir"}` (relative to root; "." when absent).
- * Paths that leave the root, absolute paths included, are rejected at Exec.
- * Symbolic links are not followed, so a link cannot lead out of the root.
+ * A path that leaves the root is rejected at Exec, whether it leaves by
+ * "..", by being absolute or through a symbolic link. Links met during the
+ * walk are skipped. Messages name paths relative to the root only.
  */
 export function digestKind(root: string): JobKind {
   const rootPath = path.resolve(root);
   return {
-    validate: (input) => {
-      resolveInside(rootPath, requestedPath(input));
+    validate: async (input) => {
+      await resolveStart(rootPath, requestedPath(input));
     },
     run: async (input, context) => {
-      const realRoot = await realpath(rootPath).catch(() => {
-        throw new JobError(NOT_FOUND, `digest root ${rootPath} does not exist`);
-      });
-      const start = resolveInside(realRoot, requestedPath(input));
+      const start = await resolveStart(rootPath, requestedPath(input)).catch(
+        (error: unknown) => {
+          if (!(error instanceof InvalidArgumentError)) throw error;
+          throw new JobError(INVALID_ARGUMENT, error.message);
+        },
+      );
       const files = await listFiles(start, context.signal);
       await context.progress(0, files.length);
       for (const [index, file] of files.entries()) {
         context.signal.throwIfAborted();
-        const { size, sha256 } = await hashFile(file, context.signal);
-        const relative = path.relative(realRoot, file).split(path.sep).join("/");
-        await context.push(jsonPayload({ path: relative, size, sha256 }));
+        const { size, sha256 } = await hashFile(start, file, context.signal);
+        await context.push(jsonPayload({ path: file.relative, size, sha256 }));
         await context.progress(index + 1, files.length);
       }
     },
   };
 }
 
+/** The walk's starting point: its real path and its name under the root. */
+interface Start {
+  readonly realRoot: string;
+  readonly full: string;
+  readonly relative: string;
+}
+
+interface FoundFile {
+  readonly full: string;
+  /** Path from the root, with "/" separators. */
+  readonly relative: string;
+}
+
 function requestedPath(input: Payload): string {
   if (input.data.case === undefined) return ".";
-  if (input.data.case !== "json") {
+  const value = input.data.case === "json" ? toJson(ValueSchema, input.data.value) : null;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new InvalidArgumentError(
       "input",
-      'digest input must be JSON such as {"path": "docs"}',
+      'digest input must be a JSON object such as {"path": "docs"}',
     );
   }
-  const value = toJson(ValueSchema, input.data.value);
-  const requested = (value as { path?: unknown } | null)?.path ?? ".";
-  if (typeof requested !== "string" || requested.includes("\0")) {
+  const requested = value.path ?? ".";
+  if (typeof requested !== "string") {
     throw new InvalidArgumentError("input.path", "input.path must be a string");
+  }
+  if (requested.includes("\0")) {
+    throw new InvalidArgumentError("input.path", "input.path must not contain NUL bytes");
   }
   return requested;
 }
 
-/** Resolves `requested` under `root`, rejecting paths that leave it. */
-function resolveInside(root: string, requested: string): string {
-  const resolved = path.resolve(root, requested);
-  const relative = path.relative(root, resolved);
-  const leaves = relative === ".." || relative.startsWith(`..${path.sep}`);
-  if (path.isAbsolute(requested) || leaves) {
-    throw new InvalidArgumentError(
-      "input.path",
-      `input.path "${requested}" is outside the digest root`,
+/**
+ * Resolves `requested` under the root, rejecting a path that leaves it,
+ * lexically or through a symbolic link in any of its parts. A path that
+ * does not exist resolves lexically; the walk then fails with NOT_FOUND.
+ */
+async function resolveStart(root: string, requested: string): Promise<Start> {
+  const outside = new InvalidArgumentError(
+    "input.path",
+    `input.path "${requested}" is outside the digest root`,
+  );
+  const lexical = path.resolve(root, requested);
+  if (path.isAbsolute(requested) || !isInside(root, lexical)) throw outside;
+  const realRoot = await realpath(root).catch(() => {
+    throw new JobError(NOT_FOUND, "the digest root does not exist");
+  });
+  const real = await realpath(lexical).catch(() => undefined);
+  if (real === undefined) {
+    return { realRoot, full: lexical, relative: toSlashes(path.relative(root, lexical)) };
+  }
+  if (!isInside(realRoot, real)) throw outside;
+  return { realRoot, full: real, relative: toSlashes(path.relative(realRoot, real)) };
+}
+
+function isInside(root: string, candidate: string): boolean {
+  const relative = path.relative(root, candidate);
+  return (
+    relative !== ".." &&
+    !relative.startsWith(`..${path.sep}`) &&
+    !path.isAbsolute(relative)
+  );
+}
+
+function toSlashes(relative: string): string {
+  return relative.split(path.sep).join("/") || ".";
+}
+
+/** Lists regular files under the start, sorted, without following links. */
+async function listFiles(start: Start, signal: AbortSignal): Promise<FoundFile[]> {
+  const stat = await lstat(start.full).catch((error: unknown) => {
+    throw fileError(error, start.relative);
+  });
+  const found = (full: string) => ({
+    full,
+    relative: toSlashes(path.relative(start.realRoot, full)),
+  });
+  if (stat.isFile()) return [found(start.full)];
+  if (!stat.isDirectory()) {
+    throw new JobError(
+      INVALID_ARGUMENT,
+      `"${start.relative}" is not a regular file or directory`,
     );
   }
-  return resolved;
-}
-
-/** Lists regular files under `start`, sorted, without following links. */
-async function listFiles(start: string, signal: AbortSignal) {
-  const stat = await lstat(start).catch(() => undefined);
-  if (!stat) throw new JobError(NOT_FOUND, `path ${start} does not exist`);
-  if (stat.isFile()) return [start];
-  if (!stat.isDirectory()) {
-    throw new JobError(INVALID_ARGUMENT, `path ${start} is not a directory or file`);
-  }
-  const files: string[] = [];
-  const pending = [start];
+  const files: FoundFile[] = [];
+  const pending = [start.full];
   for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
     signal.throwIfAborted();
-    for await (const entry of await opendir(dir)) {
+    const entries = await opendir(dir).catch((error: unknown) => {
+      throw fileError(error, found(dir).relative);
+    });
+    for await (const entry of entries) {
       const full = path.join(dir, entry.name);
       if (entry.isDirectory()) pending.push(full);
-      else if (entry.isFile()) files.push(full);
+      else if (entry.isFile()) files.push(found(full));
     }
   }
-  return files.sort();
+  return files.sort((a, b) =>
+    a.relative < b.relative ? -1 : a.relative > b.relative ? 1 : 0,
+  );
 }
 
-async function hashFile(file: string, signal: AbortSignal) {
+async function hashFile(start: Start, file: FoundFile, signal: AbortSignal) {
   const hash = createHash("sha256");
   let size = 0;
-  for await (const chunk of createReadStream(file, { signal })) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).byteLength;
+  try {
+    for await (const chunk of createReadStream(file.full, { signal })) {
+      hash.update(chunk as Buffer);
+      size += (chunk as Buffer).byteLength;
+    }
+  } catch (error) {
+    if (signal.aborted) throw error;
+    throw fileError(error, file.relative || start.relative);
   }
   return { size, sha256: hash.digest("hex") };
+}
+
+/**
+ * Turns a file system error into a job error that names the path relative
+ * to the root and the error code, never the server's absolute paths.
+ */
+function fileError(error: unknown, relative: string): JobError {
+  const code = (error as NodeJS.ErrnoException)?.code ?? "EUNKNOWN";
+  if (code === "ENOENT") return new JobError(NOT_FOUND, `"${relative}" does not exist`);
+  if (code === "EACCES" || code === "EPERM") {
+    return new JobError(PERMISSION_DENIED, `"${relative}" cannot be read: ${code}`);
+  }
+  const shown = relative.length > 200 ? `${relative.slice(0, 200)}...` : relative;
+  return new JobError(UNKNOWN, `"${shown}" cannot be read: ${code}`);
 }
