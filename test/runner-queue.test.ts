@@ -34,6 +34,17 @@ describe("runner job queue", () => {
     expect(consumed.error?.details).toContain('kind "remote"');
   });
 
+  it("counts no attempt for a job that timed out in the queue", async () => {
+    const harness = await startHarness({ queueTimeoutMs: 100 });
+    const { ticket } = await harness.client.exec({ kind: "remote" });
+    await drain(harness.client.subscribe({ ticket }));
+
+    const { status } = await harness.client.getStatus({ ticket });
+
+    expect(status?.attempt).toBe(0);
+    expect(status?.startTime).toBeUndefined();
+  });
+
   it("rejects Exec with RESOURCE_EXHAUSTED when the queue is full", async () => {
     const harness = await startHarness({ maxQueuedJobs: 2 });
     await harness.client.exec({ kind: "remote" });

@@ -212,6 +212,13 @@ export class MemoryStore implements TicketStore {
     record.failure = failure;
   }
 
+  async failQueued(ticket: bigint, failure: JobFailure): Promise<void> {
+    const record = this.#get(ticket);
+    if (record.state !== "queued") throw new TicketClosedError(ticket, record.state);
+    this.#end(record, "failed");
+    record.failure = failure;
+  }
+
   async cancel(ticket: bigint): Promise<JobState> {
     const record = this.#get(ticket);
     if (!FINAL_STATES.has(record.state)) this.#end(record, "cancelled");

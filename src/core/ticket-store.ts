@@ -150,6 +150,12 @@ export interface TicketStore {
    */
   read(ticket: bigint, options: ReadOptions): Promise<ReadBatch>;
 
+  /**
+   * Fails a queued job that never started, such as one no runner took in
+   * time. Rejects with TicketClosedError unless the ticket is queued.
+   */
+  failQueued(ticket: bigint, failure: JobFailure): Promise<void>;
+
   /** Ends the attempt holding `lease`: success when `failure` is absent. */
   finish(ticket: bigint, lease: string, failure?: JobFailure): Promise<void>;
 

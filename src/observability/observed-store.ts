@@ -135,6 +135,14 @@ export class ObservedStore implements TicketStore {
     }
   }
 
+  async failQueued(ticket: bigint, failure: JobFailure): Promise<void> {
+    const { kind } = await this.#inner.status(ticket);
+    await this.#inner.failQueued(ticket, failure);
+    for (const observer of this.#observers) {
+      observer.jobEnded?.(ticket, kind, "failed", failure);
+    }
+  }
+
   async cancel(ticket: bigint): Promise<JobState> {
     // Both calls start before either awaits, so that the snapshot shows the
     // state the cancel acted on when the store works synchronously.

@@ -295,11 +295,7 @@ export class RunnerHub implements RemoteDispatcher {
     this.#dispatch();
   }
 
-  /**
-   * Fails a job that no runner took in time.
-   * NOTE: the store ends only running jobs, so this starts an attempt that
-   * no runner sees; the ticket's attempt count includes it.
-   */
+  /** Fails a job that no runner took in time. */
   async #failQueued(job: QueuedJob): Promise<void> {
     const waitedMs = this.#options.queueTimeoutMs;
     this.#logger?.warn(
@@ -307,8 +303,7 @@ export class RunnerHub implements RemoteDispatcher {
       "job timed out waiting for a runner",
     );
     try {
-      const lease = await this.#store.start(job.ticket);
-      await this.#store.finish(job.ticket, lease.lease, {
+      await this.#store.failQueued(job.ticket, {
         code: Status.UNAVAILABLE,
         message: `no runner of kind "${job.kind}" took the job within ${waitedMs} ms`,
       });
