@@ -178,7 +178,7 @@ describe("conductor serve", () => {
       ticket,
       kind: "digest",
       code: 5,
-      error: expect.stringContaining("no-such-dir does not exist"),
+      error: expect.stringContaining("no-such-dir"),
     });
     expect(JSON.parse(expired)).toMatchObject({ level: "debug", count: 1 });
   });
