@@ -168,8 +168,10 @@ export async function startServer(
       settings.metricsAddress,
       metrics,
       logger,
-    ).catch((error: unknown) => {
+    ).catch(async (error: unknown) => {
+      hub.close();
       server.forceShutdown();
+      await conductor.close();
       throw error;
     });
   }
@@ -193,38 +195,58 @@ export async function startServer(
       await conductor.close();
     },
     shutdown(graceMs) {
-      shutdown ??= (async () => {
-        setHealth("unhealthy");
-        gate.startDraining();
-        const drained = await withinMs(
-          graceMs,
-          Promise.all([store.whenNoJobRunning(), gate.whenNoSubscribers()]),
-        );
-        if (!drained) {
-          logger.warn(
-            {
-              graceMs,
-              runningJobs: store.runningCount,
-              openSubscribeStreams: gate.subscriberCount,
-            },
-            "grace period ended: ending the calls still open",
-          );
-        }
-        gate.endCalls(`server is shutting down: the grace period of ${graceMs} ms ended`);
-        hub.close();
-        await withinMs(SHUTDOWN_FLUSH_MS, gate.whenNoCalls());
-        // A failed graceful close is followed by the forced one below.
-        await withinMs(
-          SHUTDOWN_FLUSH_MS,
-          server.shutdown().catch(() => undefined),
-        );
-        server.forceShutdown();
-        await metricsServer?.close();
-        await conductor.close();
-      })();
+      const parts = { server, gate, store, hub, conductor, metricsServer, logger };
+      shutdown ??= shutdownGracefully(parts, setHealth, graceMs);
       return shutdown;
     },
   };
+}
+
+/** What a graceful shutdown stops, in the order it stops them. */
+interface ServerParts {
+  readonly server: Server;
+  readonly gate: ShutdownGate;
+  readonly store: ObservedStore;
+  readonly hub: RunnerHub;
+  readonly conductor: Conductor;
+  readonly metricsServer: MetricsServer | undefined;
+  readonly logger: Logger;
+}
+
+/** Implements ConductorServer.shutdown. */
+async function shutdownGracefully(
+  parts: ServerParts,
+  setHealth: (status: "unhealthy") => void,
+  graceMs: number,
+): Promise<void> {
+  const { server, gate, store, logger } = parts;
+  setHealth("unhealthy");
+  gate.startDraining();
+  const drained = await withinMs(
+    graceMs,
+    Promise.all([store.whenNoJobRunning(), gate.whenNoSubscribers()]),
+  );
+  if (!drained) {
+    logger.warn(
+      {
+        graceMs,
+        runningJobs: store.runningCount,
+        openSubscribeStreams: gate.subscriberCount,
+      },
+      "grace period ended: ending the calls still open",
+    );
+  }
+  gate.endCalls(`server is shutting down: the grace period of ${graceMs} ms ended`);
+  parts.hub.close();
+  await withinMs(SHUTDOWN_FLUSH_MS, gate.whenNoCalls());
+  // A failed graceful close is followed by the forced one below.
+  await withinMs(
+    SHUTDOWN_FLUSH_MS,
+    server.shutdown().catch(() => undefined),
+  );
+  server.forceShutdown();
+  await parts.metricsServer?.close();
+  await parts.conductor.close();
 }
 
 /**

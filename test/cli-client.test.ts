@@ -106,6 +106,23 @@ describe("conductor exec and watch", () => {
     expect(result.stderr).toContain(`job of ticket ${ticket} was cancelled`);
   });
 
+  it("exec reads --input - from standard input", async () => {
+    const harness = await startHarness({ digestRoot: root });
+
+    const result = await cli(
+      harness,
+      ["exec", "digest", "--input", "-"],
+      '{"path": "sub"}',
+    );
+
+    expect(result.code).toBe(0);
+    const status = await harness.server.conductor.status(BigInt(result.stdout.trim()));
+    expect(status.kind).toBe("digest");
+    const stdinEmpty = await cli(harness, ["exec", "digest", "--input", "-"], "");
+    expect(stdinEmpty.code).toBe(2);
+    expect(stdinEmpty.stderr).toContain("invalid standard input: not valid JSON");
+  });
+
   it("exec rejects input that is not JSON with exit code 2", async () => {
     const harness = await startHarness();
 

@@ -8,7 +8,7 @@ const MAX_TICKET = 2n ** 64n - 1n;
 
 /** Sources of the job input of `exec`. */
 export interface InputOptions {
-  /** JSON text. */
+  /** JSON text, or "-" for standard input. */
   readonly input?: string | undefined;
   /** Path of a JSON file, or "-" for standard input. */
   readonly inputFile?: string | undefined;
@@ -27,10 +27,11 @@ export async function readInput(options: InputOptions): Promise<Payload | undefi
       ExitCode.usage,
     );
   }
-  if (input !== undefined) return parseJson(input, "--input");
-  if (inputFile === undefined) return undefined;
-  const source = inputFile === "-" ? "standard input" : `--input-file ${inputFile}`;
-  const text = await readText(inputFile).catch((error: unknown) => {
+  if (input !== undefined && input !== "-") return parseJson(input, "--input");
+  const file = input ?? inputFile;
+  if (file === undefined) return undefined;
+  const source = file === "-" ? "standard input" : `--input-file ${file}`;
+  const text = await readText(file).catch((error: unknown) => {
     const reason = error instanceof Error ? error.message : String(error);
     throw new CliError(`cannot read ${source}: ${reason}`, ExitCode.usage);
   });

@@ -84,7 +84,7 @@ function sourceOf(source: string | undefined): "cli" | "env" | "default" {
 
 function clientCommands(): Command[] {
   const exec = clientCommand("exec <kind>", "Start a job of KIND and print its ticket.")
-    .option("--input <json>", "job input as JSON text")
+    .option("--input <json>", 'job input as JSON text; "-" reads standard input')
     .option(
       "--input-file <path>",
       'file holding the job input as JSON; "-" reads standard input',
