@@ -37,7 +37,6 @@ func (r *runningRunner) wait() error {
 // waits until the server lists it.
 func startRunner(t *testing.T, conn *grpc.ClientConn, kind string, work Work) *runningRunner {
 	t.Helper()
-	conductortest.RequireRunners(t, conn)
 	ctx, cancel := context.WithCancel(context.Background())
 	runner := &Runner{
 		Conductor:   conductorv1.NewConductorServiceClient(conn),
@@ -223,7 +222,6 @@ func TestRunnerDrainFinishesRunningJob(t *testing.T) {
 
 func TestServeReconnectsAfterBrokenStream(t *testing.T) {
 	server := conductortest.Start(t, conductortest.Options{})
-	conductortest.RequireRunners(t, server.Conn)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	proxy := conductortest.StartProxy(t, server.Addr, 0)

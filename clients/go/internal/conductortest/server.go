@@ -22,10 +22,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/status"
 
 	conductorv1 "conductor/clients/go/gen/conductor/v1"
 )
@@ -212,18 +210,6 @@ func buildServer(root string) error {
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "..", "..", "..")
-}
-
-// RequireRunners skips the test when the server does not implement
-// RunnerService.
-func RequireRunners(t testing.TB, conn *grpc.ClientConn) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, err := conductorv1.NewRunnerServiceClient(conn).ListRunners(ctx, &conductorv1.ListRunnersRequest{})
-	if status.Code(err) == codes.Unimplemented {
-		t.Skip("skipped: the server does not implement RunnerService")
-	}
 }
 
 // WaitForRunner waits until a runner of kind is connected and returns
