@@ -1,5 +1,6 @@
 import {
   type Channel,
+  type ClientError,
   createChannel,
   createClient,
   createClientFactory,
@@ -118,7 +119,7 @@ describe("shutdown", () => {
     expect(ended.error?.details).toBe(
       "server is shutting down: the grace period of 50 ms ended",
     );
-    expect(ended.error && errorInfo(ended.error)?.reason).toBe("SHUTTING_DOWN");
+    expect(errorInfo(ended.error as ClientError)?.reason).toBe("SHUTTING_DOWN");
     expect(pullError.code).toBe(Status.UNAVAILABLE);
   });
 
@@ -148,7 +149,7 @@ describe("shutdown", () => {
 });
 
 describe("conductor serve on SIGTERM", () => {
-  /** A server process with one running job, held by a runner of this test. */
+  /** Starts a server process with one running job, held by a runner of this test. */
   async function serveWithRunningJob(args: string[]) {
     const serve = await startServe(["--runner-timeout-ms", "60000", ...args]);
     const runner = connectRunner(serve.address, "slow");

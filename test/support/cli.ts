@@ -100,7 +100,7 @@ export function startCli(args: readonly string[], options: CliOptions = {}): Cli
   return { child, line, exited };
 }
 
-/** The environment of the tests without CONDUCTOR_* variables. */
+/** Returns the environment of the tests without CONDUCTOR_* variables. */
 function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
@@ -117,7 +117,7 @@ export function jsonLines(text: string): Record<string, unknown>[] {
     .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
-/** A `conductor serve` process and what its start-up log line says. */
+/** A `conductor serve` process and the ports its start-up log line names. */
 export interface ServeProcess extends CliProcess {
   readonly port: number;
   readonly address: string;
