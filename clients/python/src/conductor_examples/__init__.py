@@ -1,0 +1,1 @@
+"""Examples of conductor clients: a caller and a runner."""
