@@ -13,8 +13,14 @@ import {
 } from "./errors.js";
 import { ExpiryQueue } from "./expiry-queue.js";
 import { PushQueue } from "./push-queue.js";
-import { ResultLog, type Retention } from "./result-log.js";
+import type { Retention } from "./result-log.js";
 import { TicketGenerator } from "./ticket-generator.js";
+import {
+  newRecord,
+  snapshotOf,
+  type TicketRecord,
+  throwIfEnded,
+} from "./ticket-record.js";
 import {
   FINAL_STATES,
   type JobFailure,
@@ -29,7 +35,7 @@ import {
   type TicketSpec,
   type TicketStore,
 } from "./ticket-store.js";
-import { MAX_TIMER_MS } from "./timers.js";
+import { type WaitCount, WaitList } from "./wait-list.js";
 
 /** Limits of the in-memory store. */
 export interface MemoryStoreOptions {
@@ -50,25 +56,6 @@ export interface MemoryStoreOptions {
   readonly onExpire?: ((ticket: bigint) => void) | undefined;
 }
 
-interface TicketRecord {
-  readonly ticket: bigint;
-  readonly spec: TicketSpec;
-  readonly log: ResultLog;
-  readonly pushes: PushQueue;
-  state: JobState;
-  attempt: number;
-  lease: string | undefined;
-  progress: Progress | undefined;
-  progressVersion: number;
-  failure: JobFailure | undefined;
-  readonly createTimeMs: number;
-  startTimeMs: number | undefined;
-  endTimeMs: number | undefined;
-  lastReadMs: number;
-  /** Wake-ups of reads waiting for a change; created on first wait. */
-  readers: Set<() => void> | undefined;
-}
-
 /**
  * Keeps every ticket in this process. Expired tickets are removed by one
  * shared timer, not one per ticket.
@@ -81,7 +68,7 @@ export class MemoryStore implements TicketStore {
   readonly #timeoutMs: number;
   readonly #retention: Retention;
   readonly #maxTickets: number;
-  #waitingReadCount = 0;
+  readonly #waitingReads: WaitCount = { value: 0 };
 
   constructor(options: MemoryStoreOptions) {
     this.#maxData = options.maxData;
@@ -107,7 +94,7 @@ export class MemoryStore implements TicketStore {
 
   /** Reads waiting for a result, such as open Subscribe streams. */
   get waitingReadCount(): number {
-    return this.#waitingReadCount;
+    return this.#waitingReads.value;
   }
 
   async create(spec: TicketSpec): Promise<bigint> {
@@ -116,23 +103,7 @@ export class MemoryStore implements TicketStore {
     }
     const ticket = this.#generator.next();
     const nowMs = Date.now();
-    this.#tickets.set(ticket, {
-      ticket,
-      spec,
-      log: new ResultLog(this.#retention),
-      pushes: new PushQueue(),
-      state: "queued",
-      attempt: 0,
-      lease: undefined,
-      progress: undefined,
-      progressVersion: 0,
-      failure: undefined,
-      createTimeMs: nowMs,
-      startTimeMs: undefined,
-      endTimeMs: undefined,
-      lastReadMs: nowMs,
-      readers: undefined,
-    });
+    this.#tickets.set(ticket, newRecord(ticket, spec, this.#retention));
     return ticket;
   }
 
@@ -299,7 +270,7 @@ export class MemoryStore implements TicketStore {
     if (record.progressVersion > (options.progressVersionSeen ?? Infinity)) {
       return this.#batch(record, []);
     }
-    this.#throwIfEnded(record);
+    throwIfEnded(record);
     return undefined;
   }
 
@@ -316,19 +287,6 @@ export class MemoryStore implements TicketStore {
       throw new ResultsNotRetainedError(ticket, after + 1n, log.firstRetainedSequence);
     }
     return log.replay(after, options.maxResults, options.maxBytes);
-  }
-
-  #throwIfEnded(record: TicketRecord): void {
-    switch (record.state) {
-      case "succeeded":
-        throw new NoDataLeftError(record.ticket);
-      case "cancelled":
-        throw new JobCancelledError(record.ticket);
-      case "failed": {
-        const failure = record.failure as JobFailure;
-        throw new JobFailedError(record.ticket, failure.code, failure.message);
-      }
-    }
   }
 
   #batch(
@@ -349,44 +307,20 @@ export class MemoryStore implements TicketStore {
     timeoutMs: number,
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    signal?.throwIfAborted();
-    return new Promise<void>((resolve, reject) => {
-      const cleanUp = () => {
-        clearTimeout(timer);
-        if (record.readers?.delete(wake)) this.#waitingReadCount -= 1;
-        signal?.removeEventListener("abort", onAbort);
-      };
-      const wake = () => {
-        cleanUp();
-        resolve();
-      };
-      const onAbort = () => {
-        cleanUp();
-        // A wake-up meant for this reader must reach another one.
-        if (record.log.bufferedCount > 0) this.#wakeReaders(record, 1);
-        reject(signal?.reason);
-      };
-      // setTimeout fires at once for delays past 2^31-1 ms, so a wait
-      // without a finite limit sets no timer at all.
-      const timer = timeoutMs <= MAX_TIMER_MS ? setTimeout(wake, timeoutMs) : undefined;
-      record.readers ??= new Set();
-      record.readers.add(wake);
-      this.#waitingReadCount += 1;
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
+    record.readers ??= new WaitList(this.#waitingReads);
+    // A wake-up meant for an aborted read must reach another one.
+    const passOn = () => {
+      if (record.log.bufferedCount > 0) this.#wakeReaders(record, 1);
+    };
+    return record.readers.wait(timeoutMs, signal, passOn);
   }
 
   /**
    * Wakes waiting reads, oldest first. New results wake one read per
    * result, because each read takes at least one; other changes wake all.
    */
-  #wakeReaders(record: TicketRecord, limit = Number.POSITIVE_INFINITY): void {
-    if (!record.readers) return;
-    let woken = 0;
-    for (const wake of [...record.readers]) {
-      if (woken++ >= limit) break;
-      wake();
-    }
+  #wakeReaders(record: TicketRecord, limit?: number): void {
+    record.readers?.wake(limit);
   }
 
   #setProgress(record: TicketRecord, progress: Progress): void {
@@ -417,21 +351,6 @@ export class MemoryStore implements TicketStore {
   }
 
   #snapshot(record: TicketRecord): TicketSnapshot {
-    const { log } = record;
-    return {
-      ticket: record.ticket,
-      kind: record.spec.kind,
-      state: record.state,
-      pushedCount: log.pushedCount,
-      deliveredCount: log.deliveredCount,
-      bufferedCount: log.bufferedCount,
-      attempt: record.attempt,
-      progress: record.progress,
-      failure: record.failure,
-      createTimeMs: record.createTimeMs,
-      startTimeMs: record.startTimeMs,
-      endTimeMs: record.endTimeMs,
-      expireTimeMs: this.#expireTimeMs(record),
-    };
+    return snapshotOf(record, this.#expireTimeMs(record));
   }
 }
