@@ -71,6 +71,9 @@ func Start(t testing.TB, options Options) *Server {
 	}
 
 	cmd := exec.Command("node", args...)
+	// The kernel kills the server if the test binary dies first, as it does
+	// when go test's -timeout panics before any cleanup runs.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	output := &logBuffer{}
 	cmd.Stdout = output
 	cmd.Stderr = output
