@@ -158,4 +158,30 @@ describe("digest job", () => {
 
     expect(error?.details).toBe('"docs/missing" does not exist');
   });
+
+  it("rejects a JSON value with no kind set", async () => {
+    const { client } = await startHarness({ digestRoot: root });
+
+    const error = await grpcError(
+      client.exec({ kind: "digest", input: { data: { case: "json", value: {} } } }),
+    );
+
+    expect(error.code).toBe(Status.INVALID_ARGUMENT);
+    expect(errorInfo(error)?.metadata.field).toBe("input");
+  });
+
+  it("cuts an error message that quotes a huge path", async () => {
+    const { client } = await startHarness({ digestRoot: root });
+
+    const error = await grpcError(
+      client.exec({
+        kind: "digest",
+        input: jsonPayload({ path: `/${"x".repeat(200_000)}` }),
+      }),
+    );
+
+    expect(error.code).toBe(Status.INVALID_ARGUMENT);
+    expect(error.details.length).toBeLessThanOrEqual(1024);
+    expect(error.details).toMatch(/\(truncated\)$/);
+  });
 });

@@ -231,4 +231,21 @@ describe("Subscribe", () => {
     expect(sequencesOf(messages)).toEqual(range(1, 6));
     expect(code).toBe(Status.OK);
   });
+
+  it("ends with a cut message when the job's error is huge", async () => {
+    const harness = await startHarness();
+    harness.server.conductor.register("verbose", {
+      run: async () => {
+        throw new Error("x".repeat(100_000));
+      },
+    });
+    const { ticket } = await harness.client.exec({ kind: "verbose" });
+
+    const { code, error } = await drain(harness.client.subscribe({ ticket }));
+    const { status } = await harness.client.getStatus({ ticket });
+
+    expect(code).toBe(Status.UNKNOWN);
+    expect(error?.details.length).toBeLessThanOrEqual(1024);
+    expect(status?.error?.message.length).toBeLessThanOrEqual(1024);
+  });
 });

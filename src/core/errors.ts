@@ -1,4 +1,18 @@
 /**
+ * Longest error message kept or sent, in characters. gRPC carries the
+ * message in a trailer, and a client fails on a trailer past its header
+ * size limit: a 100,000-character message left grpc-js 1.14 clients
+ * hanging. Longer messages are cut.
+ */
+export const MAX_MESSAGE_LENGTH = 1024;
+
+/** Cuts `message` to MAX_MESSAGE_LENGTH characters, marking the cut. */
+export function truncateMessage(message: string): string {
+  if (message.length <= MAX_MESSAGE_LENGTH) return message;
+  return `${message.slice(0, MAX_MESSAGE_LENGTH - 15)}... (truncated)`;
+}
+
+/**
  * Errors the core raises. Each names the ticket it concerns; the service
  * layer maps them to gRPC status codes in one place (service/status.ts).
  */

@@ -10,6 +10,7 @@ import {
   ResultsNotRetainedError,
   TicketClosedError,
   TicketNotFoundError,
+  truncateMessage,
 } from "./errors.js";
 import { ExpiryQueue } from "./expiry-queue.js";
 import { PushQueue } from "./push-queue.js";
@@ -180,14 +181,14 @@ export class MemoryStore implements TicketStore {
   async finish(ticket: bigint, lease: string, failure?: JobFailure): Promise<void> {
     const record = this.#holding(ticket, lease);
     this.#end(record, failure ? "failed" : "succeeded");
-    record.failure = failure;
+    record.failure = failure && { ...failure, message: truncateMessage(failure.message) };
   }
 
   async failQueued(ticket: bigint, failure: JobFailure): Promise<void> {
     const record = this.#get(ticket);
     if (record.state !== "queued") throw new TicketClosedError(ticket, record.state);
     this.#end(record, "failed");
-    record.failure = failure;
+    record.failure = failure && { ...failure, message: truncateMessage(failure.message) };
   }
 
   async cancel(ticket: bigint): Promise<JobState> {

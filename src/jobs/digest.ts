@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { lstat, opendir, realpath } from "node:fs/promises";
 import path from "node:path";
-import { toJson } from "@bufbuild/protobuf";
-import { ValueSchema } from "@bufbuild/protobuf/wkt";
+import { type JsonValue, toJson } from "@bufbuild/protobuf";
+import { type Value, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { InvalidArgumentError } from "../core/errors.js";
 import { JobError, type JobKind } from "../core/job.js";
 import { jsonPayload } from "../core/payloads.js";
@@ -65,7 +65,7 @@ interface FoundFile {
 
 function requestedPath(input: Payload): string {
   if (input.data.case === undefined) return ".";
-  const value = input.data.case === "json" ? toJson(ValueSchema, input.data.value) : null;
+  const value = input.data.case === "json" ? jsonOf(input.data.value) : null;
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new InvalidArgumentError(
       "input",
@@ -80,6 +80,16 @@ function requestedPath(input: Payload): string {
     throw new InvalidArgumentError("input.path", "input.path must not contain NUL bytes");
   }
   return requested;
+}
+
+/** Converts a Value to JSON; a Value with no kind set is invalid input. */
+function jsonOf(value: Value): JsonValue {
+  try {
+    return toJson(ValueSchema, value);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new InvalidArgumentError("input", `input is not valid JSON: ${reason}`);
+  }
 }
 
 /**

@@ -7,11 +7,13 @@ import {
   JobCancelledError,
   JobFailedError,
   LeaseMismatchError,
+  MAX_MESSAGE_LENGTH,
   NoDataLeftError,
   PushAbortedError,
   ResultsNotRetainedError,
   TicketClosedError,
   TicketNotFoundError,
+  truncateMessage,
   UnknownKindError,
 } from "../core/errors.js";
 import { MalformedRequest } from "./definition.js";
@@ -40,7 +42,10 @@ const CODES = new Map<abstract new (...args: never[]) => ConductorError, Status>
  * answers with a generic INTERNAL status.
  */
 export function toServerError(error: unknown): ServerError | undefined {
-  if (error instanceof ServerError) return error;
+  if (error instanceof ServerError) {
+    if (error.details.length <= MAX_MESSAGE_LENGTH) return error;
+    return new ServerError(error.code, truncateMessage(error.details));
+  }
   if (error instanceof JobFailedError) {
     return richError(jobCode(error.code), error.message, error);
   }
@@ -60,6 +65,7 @@ function jobCode(code: number): Status {
 }
 
 function richError(code: Status, message: string, error: ConductorError) {
+  message = truncateMessage(message);
   const info = ErrorInfo.fromPartial({
     reason: error.reason,
     domain: ERROR_DOMAIN,
