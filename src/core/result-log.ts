@@ -31,7 +31,12 @@ export interface Retention {
  */
 export class ResultLog {
   readonly #retention: Retention;
-  #entries: Result[] = [];
+  /**
+   * Payloads of the retained results; the sequence of each follows from
+   * its index. Result objects are made only when results are read, so a
+   * stored result costs no more than its payload.
+   */
+  #entries: Payload[] = [];
   /** Weight of each entry: its payload size plus RESULT_OVERHEAD_BYTES. */
   #weights: number[] = [];
   /** Index in #entries of the oldest retained result. */
@@ -65,7 +70,7 @@ export class ResultLog {
 
   append(payload: Payload): bigint {
     this.#pushed += 1n;
-    this.#entries.push({ sequence: this.#pushed, payload });
+    this.#entries.push(payload);
     this.#weights.push(payloadSize(payload) + RESULT_OVERHEAD_BYTES);
     return this.#pushed;
   }
@@ -78,8 +83,8 @@ export class ResultLog {
     const start = this.#indexAfter(this.#delivered);
     const end = this.#end(start, max, maxBytes);
     for (let i = start; i < end; i++) this.#deliveredWeight += this.#weights[i] as number;
+    const taken = this.#results(start, end);
     this.#delivered += BigInt(end - start);
-    const taken = this.#entries.slice(start, end);
     this.#dropExcessDelivered();
     return taken;
   }
@@ -92,7 +97,19 @@ export class ResultLog {
     const start = this.#indexAfter(after);
     const available = Number(this.#delivered - after);
     const end = this.#end(start, Math.min(max, available), maxBytes);
-    return this.#entries.slice(start, end);
+    return this.#results(start, end);
+  }
+
+  /** The results at indexes start..end of #entries. */
+  #results(start: number, end: number): Result[] {
+    const results: Result[] = new Array(end - start);
+    // Sequences stay far below 2^53, so number arithmetic is exact.
+    const firstSequence = Number(this.firstRetainedSequence) - this.#head;
+    for (let i = start; i < end; i++) {
+      const payload = this.#entries[i] as Payload;
+      results[i - start] = { sequence: BigInt(firstSequence + i), payload };
+    }
+    return results;
   }
 
   #indexAfter(sequence: bigint): number {

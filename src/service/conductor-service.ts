@@ -4,22 +4,30 @@ import type { Conductor } from "../core/conductor.js";
 import { InvalidArgumentError } from "../core/errors.js";
 import {
   ConductorService,
+  PushRequestSchema,
   type PushStreamRequest,
-  SubscribeResponseSchema,
+  PushStreamRequestSchema,
 } from "../gen/conductor/v1/conductor_pb.js";
 import { PayloadSchema } from "../gen/conductor/v1/payload_pb.js";
 import {
   durationToMs,
-  progressToProto,
   requireTicket,
-  resultToProto,
   snapshotToProto,
   stateFromProto,
   stateToProto,
 } from "./convert.js";
 import { type ServiceDefinitionOf, serviceDefinition } from "./definition.js";
+import { decodePushRequest } from "./push-decoding.js";
+import { encodePullResponse, encodeSubscribeResponse } from "./result-encoding.js";
 
-export const conductorDefinition = serviceDefinition(ConductorService);
+export const conductorDefinition = serviceDefinition(ConductorService, {
+  push: { decodeRequest: (bytes) => decodePushRequest(PushRequestSchema, bytes) },
+  pushStream: {
+    decodeRequest: (bytes) => decodePushRequest(PushStreamRequestSchema, bytes),
+  },
+  pull: { encodeResponse: encodePullResponse },
+  subscribe: { encodeResponse: encodeSubscribeResponse },
+});
 
 type Methods = (typeof ConductorService)["method"];
 export type ConductorServiceImplementation = ServiceImplementation<
@@ -93,10 +101,9 @@ export function conductorService(
         waitMs: durationToMs("wait", request.wait, limits.maxWaitMs),
         signal: context.signal,
       });
-      return {
-        results: batch.results.map(resultToProto),
-        state: stateToProto(batch.state),
-      };
+      // Core results already have the Result shape; encodePullResponse
+      // writes them without building messages first.
+      return { results: batch.results, state: stateToProto(batch.state) };
     },
 
     async *subscribe(request, context) {
@@ -110,10 +117,10 @@ export function conductorService(
       for await (const batch of batches) {
         const progressChanged = batch.progressVersion !== progressVersion;
         progressVersion = batch.progressVersion;
-        yield create(SubscribeResponseSchema, {
-          results: batch.results.map(resultToProto),
-          progress: progressChanged ? progressToProto(batch.progress) : undefined,
-        });
+        yield {
+          results: batch.results,
+          progress: progressChanged ? batch.progress : undefined,
+        };
       }
     },
 

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { type Duration, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { InvalidArgumentError } from "../core/errors.js";
-import type { JobState, Progress, Result, TicketSnapshot } from "../core/ticket-store.js";
+import type { JobState, Progress, TicketSnapshot } from "../core/ticket-store.js";
 import {
   type TicketStatus,
   TicketStatusSchema,
@@ -9,8 +9,6 @@ import {
 import {
   JobState as JobStateProto,
   ProgressSchema,
-  type Result as ResultProto,
-  ResultSchema,
 } from "../gen/conductor/v1/payload_pb.js";
 
 const STATE_TO_PROTO: Record<JobState, JobStateProto> = {
@@ -32,10 +30,6 @@ export function stateFromProto(state: JobStateProto): JobState | undefined {
   }
   if (state === JobStateProto.UNSPECIFIED) return undefined;
   throw new InvalidArgumentError("state", `state ${state} is not a JobState`);
-}
-
-export function resultToProto(result: Result): ResultProto {
-  return create(ResultSchema, result);
 }
 
 export function progressToProto(progress: Progress | undefined) {
