@@ -139,9 +139,23 @@ async function* untilAborted<T, R>(
   signal: AbortSignal,
 ): AsyncGenerator<T, R, undefined> {
   let finished = false;
+  // One abort listener serves the whole stream: adding and removing one
+  // per message cost more than everything else the gate does.
+  let rejectStep: ((reason: unknown) => void) | undefined;
+  const onAbort = () => rejectStep?.(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
   try {
     for (;;) {
-      const step = await raceAbort(source.next(), signal);
+      const next = source.next();
+      if (signal.aborted) {
+        next.catch(() => undefined);
+        throw signal.reason;
+      }
+      const step = await new Promise<IteratorResult<T, R>>((resolve, reject) => {
+        rejectStep = reject;
+        next.then(resolve, reject);
+      });
+      rejectStep = undefined;
       if (step.done) {
         finished = true;
         return step.value;
@@ -149,6 +163,7 @@ async function* untilAborted<T, R>(
       yield step.value;
     }
   } finally {
+    signal.removeEventListener("abort", onAbort);
     if (!finished) {
       // When aborted, `source` may still be running, so its cleanup is not
       // awaited; any error it ends with has nowhere to go.
@@ -156,25 +171,4 @@ async function* untilAborted<T, R>(
       if (!signal.aborted) await cleanup;
     }
   }
-}
-
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    promise.catch(() => undefined);
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }
