@@ -1,5 +1,6 @@
 import { Status } from "nice-grpc";
 import { describe, expect, it } from "vitest";
+import { binaryPayload } from "../src/core/payloads.js";
 import { JobState } from "../src/gen/conductor/v1/payload_pb.js";
 import { startHarness } from "./support/harness.js";
 import {
@@ -79,6 +80,21 @@ describe("ticket lifecycle", () => {
     const steps = tickets.slice(1).map((t, i) => t - (tickets[i] as bigint));
     expect(new Set(tickets).size).toBe(50);
     expect(new Set(steps).size).toBeGreaterThan(1);
+  });
+});
+
+describe("finished tickets", () => {
+  it("drop their Exec input when the job ends", async () => {
+    const harness = await startHarness();
+    const input = binaryPayload(new Uint8Array(1024));
+    const ticket = await harness.server.store.create({ kind: "x", input, maxRetries: 0 });
+    const lease = await harness.server.store.start(ticket);
+    const heldInput = harness.server.store.inputOf(ticket);
+
+    await harness.server.conductor.finish(ticket, lease.lease);
+
+    expect(heldInput?.data.case).toBe("binary");
+    expect(harness.server.store.inputOf(ticket)?.data.case).toBeUndefined();
   });
 });
 

@@ -42,6 +42,19 @@ describe("request validation", () => {
     expect(errorInfo(error)?.metadata.field).toBe("kind");
   });
 
+  it.each([
+    ["an escape sequence", "x\u001b[31mRED"],
+    ["a newline", "two\nlines"],
+    ["a NUL", "nul\u0000"],
+  ])("rejects a kind with %s", async (_case, kind) => {
+    const { client } = await startHarness();
+
+    const error = await grpcError(client.exec({ kind }));
+
+    expect(error.code).toBe(Status.INVALID_ARGUMENT);
+    expect(error.details).toContain("control characters");
+  });
+
   it("rejects a push without a lease", async () => {
     const harness = await startHarness();
     const { ticket } = await startExternalJob(harness);

@@ -1,6 +1,7 @@
 import type { Payload } from "../gen/conductor/v1/payload_pb.js";
-import { InvalidArgumentError, NoDataLeftError, UnknownKindError } from "./errors.js";
+import { NoDataLeftError, UnknownKindError } from "./errors.js";
 import { type JobContext, JobError, type JobKind } from "./job.js";
+import { validateKind } from "./kind.js";
 import type {
   JobFailure,
   JobState,
@@ -15,7 +16,6 @@ import type {
 
 /** gRPC status code UNKNOWN, the code of a job error that names none. */
 const UNKNOWN = 2;
-const MAX_KIND_LENGTH = 128;
 
 /** Hands queued jobs of kinds without a built-in handler to runners. */
 export interface RemoteDispatcher {
@@ -217,16 +217,4 @@ function failureOf(error: unknown): JobFailure {
   }
   const message = error instanceof Error ? error.message : String(error);
   return { code: UNKNOWN, message: message || "job failed" };
-}
-
-function validateKind(kind: string): void {
-  if (kind.length === 0) {
-    throw new InvalidArgumentError("kind", "kind must not be empty");
-  }
-  if (kind.length > MAX_KIND_LENGTH) {
-    throw new InvalidArgumentError(
-      "kind",
-      `kind is ${kind.length} characters long; the limit is ${MAX_KIND_LENGTH}`,
-    );
-  }
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import type { Payload } from "../gen/conductor/v1/payload_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { type Payload, PayloadSchema } from "../gen/conductor/v1/payload_pb.js";
 import {
   CapacityError,
   InvalidArgumentError,
@@ -13,7 +14,6 @@ import {
   truncateMessage,
 } from "./errors.js";
 import { ExpiryQueue } from "./expiry-queue.js";
-import { PushQueue } from "./push-queue.js";
 import type { Retention } from "./result-log.js";
 import { TicketGenerator } from "./ticket-generator.js";
 import {
@@ -37,6 +37,8 @@ import {
   type TicketStore,
 } from "./ticket-store.js";
 import { type WaitCount, WaitList } from "./wait-list.js";
+
+const EMPTY_INPUT = create(PayloadSchema);
 
 /** Limits of the in-memory store. */
 export interface MemoryStoreOptions {
@@ -91,6 +93,11 @@ export class MemoryStore implements TicketStore {
   /** Number of live tickets. */
   get size(): number {
     return this.#tickets.size;
+  }
+
+  /** The input a ticket still holds, for diagnostics; none once it ended. */
+  inputOf(ticket: bigint): Payload | undefined {
+    return this.#tickets.get(ticket)?.spec.input;
   }
 
   /** Reads waiting for a result, such as open Subscribe streams. */
@@ -332,6 +339,8 @@ export class MemoryStore implements TicketStore {
 
   #end(record: TicketRecord, state: JobState): void {
     record.state = state;
+    // An ended job never runs again, so its input need not outlive it.
+    record.spec = { ...record.spec, input: EMPTY_INPUT };
     record.endTimeMs = Date.now();
     record.pushes.rejectAll(new TicketClosedError(record.ticket, state));
     this.#wakeReaders(record);

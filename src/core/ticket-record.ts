@@ -13,7 +13,8 @@ import type { WaitList } from "./wait-list.js";
 /** The in-memory state of one ticket. */
 export interface TicketRecord {
   readonly ticket: bigint;
-  readonly spec: TicketSpec;
+  /** Its input is dropped once the job ends. */
+  spec: TicketSpec;
   readonly log: ResultLog;
   readonly pushes: PushQueue;
   state: JobState;
