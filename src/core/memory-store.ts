@@ -138,7 +138,7 @@ export class MemoryStore implements TicketStore {
     const record = this.#holding(ticket, lease);
     record.state = "queued";
     record.lease = undefined;
-    record.pushes.rejectAll(new LeaseMismatchError(ticket));
+    record.pushes.rejectAll(() => new LeaseMismatchError(ticket));
     this.#wakeReaders(record);
   }
 
@@ -342,7 +342,7 @@ export class MemoryStore implements TicketStore {
     // An ended job never runs again, so its input need not outlive it.
     record.spec = { ...record.spec, input: EMPTY_INPUT };
     record.endTimeMs = Date.now();
-    record.pushes.rejectAll(new TicketClosedError(record.ticket, state));
+    record.pushes.rejectAll(() => new TicketClosedError(record.ticket, state));
     this.#wakeReaders(record);
     this.#expiry.schedule(record.ticket, record.endTimeMs + this.#timeoutMs);
   }
@@ -356,7 +356,7 @@ export class MemoryStore implements TicketStore {
     const record = this.#tickets.get(ticket);
     if (!record) return;
     this.#tickets.delete(ticket);
-    record.pushes.rejectAll(new TicketNotFoundError(ticket));
+    record.pushes.rejectAll(() => new TicketNotFoundError(ticket));
     this.#wakeReaders(record);
   }
 

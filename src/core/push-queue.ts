@@ -77,10 +77,16 @@ export class PushQueue {
     return count;
   }
 
-  /** Rejects every waiting push with `error`. */
-  rejectAll(error: unknown): void {
+  /**
+   * Rejects every waiting push with the error `makeError` returns. It is
+   * called only when a push waits, because most tickets end with none
+   * waiting and an error with its stack trace is costly to make.
+   */
+  rejectAll(makeError: () => unknown): void {
     const pending = this.#pending;
+    if (pending.length === 0) return;
     this.#pending = [];
+    const error = makeError();
     for (const push of pending) {
       this.#settle(push);
       push.reject(error);
