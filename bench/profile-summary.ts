@@ -1,0 +1,82 @@
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { parseArgs } from "node:util";
+
+/**
+ * Prints the functions that took the most time in a V8 .cpuprofile file,
+ * as written by `node --cpu-prof`, with the share of all samples each
+ * took: self time by default, time including callees with --inclusive.
+ */
+
+const USAGE =
+  "usage: node dist/benchmarks/bench/profile-summary.js [--inclusive] [--top N] FILE";
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: {
+    readonly functionName: string;
+    readonly url: string;
+    readonly lineNumber: number;
+  };
+  readonly children?: number[];
+}
+
+interface Profile {
+  readonly nodes: ProfileNode[];
+  readonly samples: number[];
+}
+
+function frameName(node: ProfileNode): string {
+  const { functionName, url, lineNumber } = node.callFrame;
+  const file = url ? `${basename(url)}:${lineNumber + 1}` : "native";
+  return `${functionName || "(anonymous)"} ${file}`;
+}
+
+/** Samples per function name: where each sample was taken, or also its callers. */
+function countSamples(profile: Profile, inclusive: boolean): Map<string, number> {
+  const parents = new Map<number, number>();
+  for (const node of profile.nodes) {
+    for (const child of node.children ?? []) parents.set(child, node.id);
+  }
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const counts = new Map<string, number>();
+  for (const id of profile.samples) {
+    // A recursive function counts once per sample.
+    const names = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parents.get(at)) {
+      const node = byId.get(at);
+      if (node) names.add(frameName(node));
+      if (!inclusive) break;
+    }
+    for (const name of names) counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  return counts;
+}
+
+function summarize(path: string, top: number, inclusive: boolean): string[] {
+  const profile = JSON.parse(readFileSync(path, "utf8")) as Profile;
+  const counts = countSamples(profile, inclusive);
+  const total = profile.samples.length;
+  const idle = countSamples(profile, false).get("(idle) native") ?? 0;
+  const busyShare = ((total - idle) / total) * 100;
+  const lines = [`${path}: ${total} samples, ${busyShare.toFixed(1)}% not idle`];
+  const sorted = [...counts].sort((a, b) => b[1] - a[1]).slice(0, top);
+  for (const [name, samples] of sorted) {
+    lines.push(`${((samples / total) * 100).toFixed(1).padStart(5)}%  ${name}`);
+  }
+  return lines;
+}
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    inclusive: { type: "boolean", default: false },
+    top: { type: "string", default: "30" },
+  },
+});
+const [path] = positionals;
+if (!path) {
+  console.error(USAGE);
+  process.exit(2);
+}
+console.log(summarize(path, Number(values.top), values.inclusive).join("\n"));
