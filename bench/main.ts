@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { formatSection, type Section } from "./lib/report.js";
 import { DEFAULT_PROFILE_DIR, type RunOptions, type Scenario } from "./lib/scenario.js";
@@ -79,11 +79,17 @@ function machineLine(): string {
   return `node ${process.version}, ${cpus().length} CPUs (${cpu})`;
 }
 
+/** The load averages, which show whether other work shared the machine. */
+function loadLine(): string {
+  const [one, five] = loadavg().map((load) => load.toFixed(2));
+  return `load average ${one} (1 min), ${five} (5 min)`;
+}
+
 async function main(): Promise<void> {
   const { options, names, jsonPath } = parseOptions();
   const scenarios = selectScenarios(names);
   if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
-  console.log(`conductor benchmarks: ${machineLine()}`);
+  console.log(`conductor benchmarks: ${machineLine()}; ${loadLine()}`);
   console.log(
     `${options.rounds} rounds per figure${options.quick ? ", quick mode" : ""}\n`,
   );
@@ -95,7 +101,7 @@ async function main(): Promise<void> {
     console.log(`${formatSection(section)}\n`);
   }
   const elapsedS = (performance.now() - startMs) / 1000;
-  console.log(`finished in ${elapsedS.toFixed(0)} s`);
+  console.log(`finished in ${elapsedS.toFixed(0)} s; ${loadLine()}`);
   if (jsonPath) writeFileSync(jsonPath, `${JSON.stringify(sections, null, 2)}\n`);
 }
 
