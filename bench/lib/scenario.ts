@@ -26,8 +26,7 @@ const BARE_SERVER = new URL("../servers/bare-server.js", import.meta.url);
 /** Node flags that make a child record a CPU profile when profiling is on. */
 export function profileFlags(options: RunOptions, name: string): string[] {
   if (!options.profileDir) return [];
-  // One directory per process, because the module loader thread writes a
-  // profile of its own next to the main thread's.
+  // One directory per process: V8 names the files by time and process id.
   return ["--cpu-prof", `--cpu-prof-dir=${join(options.profileDir, name)}`];
 }
 
