@@ -9,7 +9,7 @@ import {
   runnerClient,
   startRunner,
 } from "./runner-support.js";
-import { startHarness } from "./support/harness.js";
+import { type Harness, startHarness } from "./support/harness.js";
 import { drain, errorInfo, grpcError } from "./support/jobs.js";
 
 describe("runner job queue", () => {
@@ -95,6 +95,87 @@ describe("runner job queue", () => {
     expect((await nextAssignment(runner)).ticket).toBe(older);
   });
 });
+
+describe("runner job queue limit", () => {
+  it("holds under concurrent Execs", async () => {
+    const harness = await startHarness({ maxQueuedJobs: 3 });
+
+    const outcomes = await concurrentExecs(harness, 40);
+
+    expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(3);
+    expect(rejectionCodes(outcomes)).toEqual(Array(37).fill(Status.RESOURCE_EXHAUSTED));
+    const queued = await harness.client.listTickets({ state: JobState.QUEUED });
+    expect(queued.tickets).toHaveLength(3);
+  });
+
+  it("counts each free runner slot once under concurrent Execs", async () => {
+    const harness = await startHarness({ maxQueuedJobs: 2 });
+    await rawRunner(harness, register(["remote"], 2)).next();
+
+    const outcomes = await concurrentExecs(harness, 30);
+
+    expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(4);
+    expect(rejectionCodes(outcomes)).toEqual(Array(26).fill(Status.RESOURCE_EXHAUSTED));
+    const queued = await harness.client.listTickets({ state: JobState.QUEUED });
+    expect(queued.tickets).toHaveLength(2);
+    const running = await harness.client.listTickets({ state: JobState.RUNNING });
+    expect(running.tickets).toHaveLength(2);
+  });
+
+  it("frees the reserved slot when the ticket cannot be created", async () => {
+    const harness = await startHarness({ maxQueuedJobs: 1 });
+    vi.spyOn(harness.server.store, "create").mockRejectedValueOnce(
+      new Error("store is down"),
+    );
+
+    const failed = await grpcError(harness.client.exec({ kind: "remote" }));
+    const { ticket } = await harness.client.exec({ kind: "remote" });
+
+    expect(failed.code).not.toBe(Status.RESOURCE_EXHAUSTED);
+    const { status } = await harness.client.getStatus({ ticket });
+    expect(status?.state).toBe(JobState.QUEUED);
+  });
+});
+
+/**
+ * Sends `count` Execs of kind "remote" at once and settles them. Ticket
+ * creation waits until every Exec has reached the store or been rejected,
+ * as with a store whose writes take longer than admission, so all of them
+ * are admitted while none is queued yet.
+ */
+async function concurrentExecs(harness: Harness, count: number) {
+  const store = harness.server.store;
+  const create = store.create.bind(store);
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let reached = 0;
+  vi.spyOn(store, "create").mockImplementation(async (spec) => {
+    reached += 1;
+    await gate;
+    return create(spec);
+  });
+  let rejected = 0;
+  const outcomes = Promise.allSettled(
+    Array.from({ length: count }, () =>
+      harness.client.exec({ kind: "remote" }).catch((error: unknown) => {
+        rejected += 1;
+        throw error;
+      }),
+    ),
+  );
+  await vi.waitFor(() => expect(reached + rejected).toBe(count));
+  release();
+  return outcomes;
+}
+
+/** Returns the gRPC status codes of the rejected outcomes, in order. */
+function rejectionCodes(outcomes: PromiseSettledResult<unknown>[]): number[] {
+  return outcomes.flatMap((outcome) =>
+    outcome.status === "rejected" ? [(outcome.reason as { code: number }).code] : [],
+  );
+}
 
 describe("runner concurrency", () => {
   it("keeps each runner within its concurrency and uses both", async () => {

@@ -20,14 +20,21 @@ const UNKNOWN = 2;
 /** Hands queued jobs of kinds without a built-in handler to runners. */
 export interface RemoteDispatcher {
   /**
-   * Throws when a job of `kind` cannot be queued now: UnknownKindError for
-   * a kind nothing serves, CapacityError for a full queue.
+   * Reserves room for one job of `kind`, which the caller must enqueue or
+   * release. Throws when there is none: UnknownKindError for a kind
+   * nothing serves, CapacityError for a full queue.
    */
-  admit(kind: string): void;
-  /** Queues a created ticket until a runner of its kind takes it. */
-  enqueue(ticket: bigint, kind: string): void;
+  admit(kind: string): QueueReservation;
   /** Tells the runner holding `ticket`, if any, that it was cancelled. */
   revoke(ticket: bigint): void;
+}
+
+/** Room for one job that admit() reserved; only the first call counts. */
+export interface QueueReservation {
+  /** Queues the created ticket until a runner of its kind takes it. */
+  enqueue(ticket: bigint): void;
+  /** Gives the room back, for a ticket that could not be created. */
+  release(): void;
 }
 
 export interface ExecOptions {
@@ -75,18 +82,25 @@ export class Conductor {
   async exec(kind: string, input: Payload, options: ExecOptions = {}): Promise<bigint> {
     validateKind(kind);
     const job = this.#kinds.get(kind);
+    let reservation: QueueReservation | undefined;
     if (job) {
       await job.validate?.(input);
     } else {
       if (!this.#dispatcher) throw new UnknownKindError(kind);
-      this.#dispatcher.admit(kind);
+      reservation = this.#dispatcher.admit(kind);
     }
     const maxRetries = options.maxRetries ?? 0;
-    const ticket = await this.store.create({ kind, input, maxRetries });
-    if (job) {
+    let ticket: bigint;
+    try {
+      ticket = await this.store.create({ kind, input, maxRetries });
+    } catch (error) {
+      reservation?.release();
+      throw error;
+    }
+    if (reservation) {
+      reservation.enqueue(ticket);
+    } else if (job) {
       this.#run(job, await this.store.start(ticket));
-    } else {
-      this.#dispatcher?.enqueue(ticket, kind);
     }
     return ticket;
   }

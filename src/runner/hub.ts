@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { ServerError, Status } from "nice-grpc";
 import type { Logger } from "pino";
-import type { RemoteDispatcher } from "../core/conductor.js";
-import { CapacityError, ConductorError, UnknownKindError } from "../core/errors.js";
+import type { QueueReservation, RemoteDispatcher } from "../core/conductor.js";
+import { ConductorError, UnknownKindError } from "../core/errors.js";
 import { ExpiryQueue } from "../core/expiry-queue.js";
 import type { JobFailure, Lease, TicketStore } from "../core/ticket-store.js";
 import type { RunnerInfo } from "../gen/conductor/v1/runner_pb.js";
+import { Admission } from "./admission.js";
 import { JobQueue, type QueuedJob } from "./job-queue.js";
 import { validateRegistration } from "./registration.js";
 import {
@@ -13,7 +14,7 @@ import {
   type Registration,
   RunnerConnection,
 } from "./runner-connection.js";
-import { freeRunner, nextAssignment } from "./scheduling.js";
+import { nextAssignment } from "./scheduling.js";
 
 /** Settings of a RunnerHub. */
 export interface RunnerHubOptions {
@@ -52,6 +53,7 @@ export class RunnerHub implements RemoteDispatcher {
   readonly #options: RunnerHubOptions;
   readonly #runnerKinds: ReadonlySet<string> | undefined;
   readonly #queue: JobQueue;
+  readonly #admission: Admission;
   readonly #runners = new Map<string, RunnerConnection>();
   /** The runner holding each assigned ticket. */
   readonly #holders = new Map<bigint, RunnerConnection>();
@@ -68,6 +70,12 @@ export class RunnerHub implements RemoteDispatcher {
     this.#queue = new JobQueue({
       queueTimeoutMs: options.queueTimeoutMs,
       onTimeout: (job) => void this.#failQueued(job),
+    });
+    this.#admission = new Admission({
+      queue: this.#queue,
+      runners: this.#runners,
+      maxQueuedJobs: options.maxQueuedJobs,
+      dispatch: () => this.#dispatch(),
     });
     this.#liveness = new ExpiryQueue(
       (runner) =>
@@ -89,24 +97,12 @@ export class RunnerHub implements RemoteDispatcher {
     );
   }
 
-  // NOTE: the Conductor creates the ticket between admit and enqueue, so
-  // Execs that run at the same time can queue a few jobs past the limit.
-  admit(kind: string): void {
+  /** See Admission.admit; also throws UnknownKindError. */
+  admit(kind: string): QueueReservation {
     if (this.#runnerKinds && !this.#runnerKinds.has(kind)) {
       throw new UnknownKindError(kind);
     }
-    const max = this.#options.maxQueuedJobs;
-    if (this.#queue.size >= max && !freeRunner(this.#runners.values(), kind)) {
-      throw new CapacityError(
-        `job queue is full: ${this.#queue.size} jobs wait for runners; ` +
-          `the limit is ${max}`,
-      );
-    }
-  }
-
-  enqueue(ticket: bigint, kind: string): void {
-    this.#queue.add(ticket, kind);
-    this.#dispatch();
+    return this.#admission.admit(kind);
   }
 
   revoke(ticket: bigint): void {

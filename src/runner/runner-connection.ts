@@ -42,6 +42,11 @@ export class RunnerConnection {
   readonly outbox = new MessageQueue<ConnectResponse>();
   /** Jobs the runner holds, by ticket. */
   readonly jobs = new Map<bigint, HeldJob>();
+  /**
+   * Slots promised to Execs whose tickets are being created; they count
+   * as taken so that queued jobs do not fill them meanwhile.
+   */
+  reservedSlots = 0;
   draining = false;
   /** Set once the stream has ended; the runner gets nothing more. */
   closed = false;
@@ -57,9 +62,9 @@ export class RunnerConnection {
     this.concurrency = registration.concurrency;
   }
 
-  /** Share of the runner's concurrency in use, from 0 to 1. */
+  /** Share of the runner's concurrency in use or reserved, from 0 to 1. */
   get load(): number {
-    return this.jobs.size / this.concurrency;
+    return (this.jobs.size + this.reservedSlots) / this.concurrency;
   }
 
   /** Returns whether a job of `kind` may be assigned to this runner now. */
@@ -68,7 +73,7 @@ export class RunnerConnection {
       !this.closed &&
       !this.draining &&
       this.kinds.has(kind) &&
-      this.jobs.size < this.concurrency
+      this.jobs.size + this.reservedSlots < this.concurrency
     );
   }
 
