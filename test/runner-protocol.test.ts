@@ -1,6 +1,9 @@
+import { toBinary } from "@bufbuild/protobuf";
 import { Status } from "nice-grpc";
 import { describe, expect, it, vi } from "vitest";
 import { JobState } from "../src/gen/conductor/v1/payload_pb.js";
+import { ListRunnersResponseSchema } from "../src/gen/conductor/v1/runner_pb.js";
+import { MAX_LIST_RUNNERS_BYTES } from "../src/runner/runner-list.js";
 import { nextAssignment, rawRunner, register, runnerClient } from "./runner-support.js";
 import { type Harness, startHarness } from "./support/harness.js";
 import { drain, errorInfo, grpcError, numbered } from "./support/jobs.js";
@@ -29,19 +32,75 @@ describe("RunnerService.Connect", () => {
       case: "concurrency 0",
       request: register(["remote"], 0),
       field: "register.concurrency",
+      message: "register.concurrency must be at least 1",
     },
-    { case: "no kinds", request: register([], 1), field: "register.kinds" },
-    { case: "an empty kind", request: register([""], 1), field: "register.kinds" },
+    {
+      case: "no kinds",
+      request: register([], 1),
+      field: "register.kinds",
+      message: "register.kinds must name at least one job kind",
+    },
+    {
+      case: "an empty kind",
+      request: register(["a", ""], 1),
+      field: "register.kinds",
+      message: "register.kinds[1] must not be empty",
+    },
     {
       case: "a built-in kind",
       request: register(["digest"], 1),
       field: "register.kinds",
+      message: "register.kinds[0]",
     },
-  ])("rejects a register with $case", async ({ request, field }) => {
+    {
+      case: "65 kinds",
+      request: register(kindsNamed(65), 1),
+      field: "register.kinds",
+      message: "register.kinds names 65 kinds; a runner may serve at most 64",
+    },
+    {
+      case: "30,000 long kinds",
+      request: register(kindsNamed(30_000, 128), 1),
+      field: "register.kinds",
+      message: "register.kinds names 30000 kinds",
+    },
+    {
+      case: "a repeated kind",
+      request: register(["a", "b", "a"], 1),
+      field: "register.kinds",
+      message: 'register.kinds[2] repeats kind "a"',
+    },
+    {
+      case: "a kind of 129 characters",
+      request: register(["a", "k".repeat(129)], 1),
+      field: "register.kinds",
+      message: "register.kinds[1] is 129 characters long; the limit is 128",
+    },
+    {
+      case: "a newline in a kind",
+      request: register(["bad\nkind"], 1),
+      field: "register.kinds",
+      message:
+        "register.kinds[0] must not contain control characters; found U+000a at index 3",
+    },
+    {
+      case: "an escape in a kind",
+      request: register(["ok", "\u001b[31m"], 1),
+      field: "register.kinds",
+      message: "register.kinds[1] must not contain control characters",
+    },
+  ])("rejects a register with $case", async ({ request, field, message }) => {
     const harness = await startHarness();
     const error = await grpcError(rawRunner(harness, request).end());
     expect(error.code).toBe(Status.INVALID_ARGUMENT);
     expect(errorInfo(error)?.metadata.field).toBe(field);
+    expect(error.details).toContain(message);
+  });
+
+  it("accepts a register with 64 kinds of 128 characters", async () => {
+    const harness = await startHarness();
+    const message = await rawRunner(harness, register(kindsNamed(64, 128))).next();
+    expect(message.case).toBe("registered");
   });
 
   it("rejects a kind outside runnerKinds", async () => {
@@ -238,7 +297,67 @@ describe("RunnerService.ListRunners", () => {
       draining: false,
     });
   });
+
+  it("pages through runners with page_size", async () => {
+    const harness = await startHarness();
+    for (const name of ["r1", "r2", "r3"]) {
+      await rawRunner(harness, register(["a"], 1, name)).next();
+    }
+    const client = runnerClient(harness);
+
+    const first = await client.listRunners({ pageSize: 2 });
+    const second = await client.listRunners({
+      pageSize: 2,
+      pageToken: first.nextPageToken,
+    });
+
+    expect(first.runners.map((r) => r.name)).toEqual(["r1", "r2"]);
+    expect(first.nextPageToken).not.toBe("");
+    expect(second.runners.map((r) => r.name)).toEqual(["r3"]);
+    expect(second.nextPageToken).toBe("");
+  });
+
+  it("keeps every page within the size budget", async () => {
+    const harness = await startHarness();
+    // 64 kinds of 128 three-byte characters: about 25 KB per runner.
+    const kinds = kindsNamed(64, 128).map((kind) => kind.replaceAll("k", "\u20ac"));
+    const names = Array.from({ length: 45 }, (_, i) => `r${i}`);
+    for (const name of names) {
+      await rawRunner(harness, register(kinds, 1, name)).next();
+    }
+    const client = runnerClient(harness);
+
+    const pages = [];
+    let pageToken = "";
+    do {
+      const page = await client.listRunners({ pageToken });
+      pages.push(page);
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+
+    expect(pages.length).toBeGreaterThan(1);
+    for (const page of pages) {
+      const bytes = toBinary(ListRunnersResponseSchema, page).byteLength;
+      expect(bytes).toBeLessThanOrEqual(MAX_LIST_RUNNERS_BYTES);
+    }
+    expect(pages.flatMap((page) => page.runners.map((r) => r.name))).toEqual(names);
+  });
+
+  it("rejects a page token it did not issue", async () => {
+    const harness = await startHarness();
+    const error = await grpcError(runnerClient(harness).listRunners({ pageToken: "x" }));
+    expect(error.code).toBe(Status.INVALID_ARGUMENT);
+    expect(errorInfo(error)?.metadata.field).toBe("page_token");
+  });
 });
+
+/**
+ * `count` distinct kinds, each `length` characters long (at least as long
+ * as its number needs).
+ */
+function kindsNamed(count: number, length = 1): string[] {
+  return Array.from({ length: count }, (_, i) => String(i).padStart(length, "k"));
+}
 
 /** Waits until ListRunners shows every runner draining. */
 async function waitForDraining(harness: Harness) {

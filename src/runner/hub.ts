@@ -61,6 +61,7 @@ export class RunnerHub implements RemoteDispatcher {
   readonly #liveness: ExpiryQueue<RunnerConnection>;
   readonly #logger: Logger | undefined;
   #assignments = 0;
+  #registrations = 0;
 
   constructor(store: TicketStore, options: RunnerHubOptions) {
     this.#store = store;
@@ -127,7 +128,11 @@ export class RunnerHub implements RemoteDispatcher {
       builtInKinds: this.#options.builtInKinds,
       runnerKinds: this.#runnerKinds,
     });
-    const runner = new RunnerConnection(randomBytes(8).toString("hex"), registration);
+    const runner = new RunnerConnection(
+      randomBytes(8).toString("hex"),
+      ++this.#registrations,
+      registration,
+    );
     this.#runners.set(runner.id, runner);
     this.#liveness.schedule(runner, runner.lastSeenMs + this.#options.runnerTimeoutMs);
     runner.sendRegistered(this.heartbeatIntervalMs);
@@ -196,6 +201,11 @@ export class RunnerHub implements RemoteDispatcher {
   /** Returns the connected runners, in the order they registered. */
   list(): RunnerInfo[] {
     return [...this.#runners.values()].map((runner) => runner.info());
+  }
+
+  /** Iterates over the connected runners, in the order they registered. */
+  runners(): IterableIterator<RunnerConnection> {
+    return this.#runners.values();
   }
 
   /** Ends every runner stream with UNAVAILABLE and stops the timers. */

@@ -1,9 +1,14 @@
 import { InvalidArgumentError } from "../core/errors.js";
+import { validateKind } from "../core/kind.js";
 import type { Register } from "../gen/conductor/v1/runner_pb.js";
 import type { Registration } from "./runner-connection.js";
 
-const MAX_KIND_LENGTH = 128;
 const MAX_NAME_LENGTH = 256;
+/**
+ * Maximum kinds one runner may serve. With kinds of at most 128 characters
+ * this bounds the size of a runner's entry in ListRunners.
+ */
+export const MAX_KINDS_PER_RUNNER = 64;
 
 /** The rules for the kinds runners may register. */
 export interface KindPolicy {
@@ -12,10 +17,10 @@ export interface KindPolicy {
   readonly runnerKinds: ReadonlySet<string> | undefined;
 }
 
-/** Converts a Register message, dropping repeated kinds. */
+/** Converts a Register message. */
 export function registrationOf(register: Register): Registration {
   return {
-    kinds: [...new Set(register.kinds)],
+    kinds: register.kinds,
     concurrency: register.concurrency,
     name: register.name,
   };
@@ -23,7 +28,9 @@ export function registrationOf(register: Register): Registration {
 
 /**
  * Throws InvalidArgumentError, naming the field, when the registration
- * lacks kinds or concurrency, or names a kind runners may not serve.
+ * lacks kinds or concurrency, has too many kinds, repeats a kind, or names
+ * a kind that runners may not serve or that Exec would reject. Messages
+ * about one kind give its index in `register.kinds`.
  */
 export function validateRegistration(
   registration: Registration,
@@ -41,32 +48,54 @@ export function validateRegistration(
       `register.name is ${registration.name.length} characters long; the limit is ${MAX_NAME_LENGTH}`,
     );
   }
-  if (registration.kinds.length === 0) {
+  validateKindCount(registration.kinds.length);
+  const seen = new Set<string>();
+  for (const [index, kind] of registration.kinds.entries()) {
+    validateRunnerKind(kind, index, policy);
+    if (seen.has(kind)) {
+      throw new InvalidArgumentError(
+        "register.kinds",
+        `register.kinds[${index}] repeats kind "${kind}"; list each kind once`,
+      );
+    }
+    seen.add(kind);
+  }
+}
+
+function validateKindCount(count: number): void {
+  if (count === 0) {
     throw new InvalidArgumentError(
       "register.kinds",
       "register.kinds must name at least one job kind",
     );
   }
-  for (const kind of registration.kinds) validateKind(kind, policy);
-}
-
-function validateKind(kind: string, policy: KindPolicy): void {
-  if (kind.length === 0 || kind.length > MAX_KIND_LENGTH) {
+  if (count > MAX_KINDS_PER_RUNNER) {
     throw new InvalidArgumentError(
       "register.kinds",
-      `register.kinds contains a kind of ${kind.length} characters; kinds are 1 to ${MAX_KIND_LENGTH} characters long`,
+      `register.kinds names ${count} kinds; a runner may serve at most ${MAX_KINDS_PER_RUNNER}`,
     );
+  }
+}
+
+function validateRunnerKind(kind: string, index: number, policy: KindPolicy): void {
+  const field = `register.kinds[${index}]`;
+  try {
+    validateKind(kind, field);
+  } catch (error) {
+    // Every kind error names the list, as the other registration errors do.
+    if (!(error instanceof InvalidArgumentError)) throw error;
+    throw new InvalidArgumentError("register.kinds", error.message);
   }
   if (policy.builtInKinds.includes(kind)) {
     throw new InvalidArgumentError(
       "register.kinds",
-      `kind "${kind}" is built into the server; runners cannot serve it`,
+      `${field} is "${kind}", a kind built into the server; runners cannot serve it`,
     );
   }
   if (policy.runnerKinds && !policy.runnerKinds.has(kind)) {
     throw new InvalidArgumentError(
       "register.kinds",
-      `kind "${kind}" is not among the server's runner kinds: ${[...policy.runnerKinds].join(", ")}`,
+      `${field} is "${kind}", which is not among the server's runner kinds: ${[...policy.runnerKinds].join(", ")}`,
     );
   }
 }

@@ -34,6 +34,8 @@ export interface HeldJob {
  */
 export class RunnerConnection {
   readonly id: string;
+  /** Registration order over all runners, from 1. */
+  readonly sequence: number;
   readonly name: string;
   readonly kinds: ReadonlySet<string>;
   readonly concurrency: number;
@@ -55,8 +57,9 @@ export class RunnerConnection {
   /** Stamp of the last job assigned, for round-robin among equals. */
   lastAssignment = 0;
 
-  constructor(id: string, registration: Registration) {
+  constructor(id: string, sequence: number, registration: Registration) {
     this.id = id;
+    this.sequence = sequence;
     this.name = registration.name || id;
     this.kinds = new Set(registration.kinds);
     this.concurrency = registration.concurrency;

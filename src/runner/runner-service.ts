@@ -13,6 +13,7 @@ import { type ServiceDefinitionOf, serviceDefinition } from "../service/definiti
 import type { RunnerHub } from "./hub.js";
 import { registrationOf } from "./registration.js";
 import type { RunnerConnection } from "./runner-connection.js";
+import { listRunnersPage } from "./runner-list.js";
 
 export const runnerDefinition = serviceDefinition(RunnerService);
 
@@ -49,8 +50,8 @@ export function runnerService(hub: RunnerHub): RunnerServiceImplementation {
       return {};
     },
 
-    async listRunners() {
-      return { runners: hub.list() };
+    async listRunners(request) {
+      return listRunnersPage(hub.runners(), request);
     },
   };
 }

@@ -125,7 +125,8 @@ func (*ConnectRequest_Heartbeat) isConnectRequest_Message() {}
 
 type Register struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Job kinds this runner serves.
+	// Job kinds this runner serves: 1 to 64 distinct kinds, each 1 to 128
+	// characters long without control characters.
 	Kinds []string `protobuf:"bytes,1,rep,name=kinds,proto3" json:"kinds,omitempty"`
 	// How many jobs the runner runs at once, at least 1.
 	Concurrency uint32 `protobuf:"varint,2,opt,name=concurrency,proto3" json:"concurrency,omitempty"`
@@ -650,7 +651,12 @@ func (*FinishResponse) Descriptor() ([]byte, []int) {
 }
 
 type ListRunnersRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Maximum runners to return; 0 returns as many as fit the server's
+	// response size budget. The server may return fewer than requested.
+	PageSize uint32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous response; empty for the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -685,9 +691,26 @@ func (*ListRunnersRequest) Descriptor() ([]byte, []int) {
 	return file_conductor_v1_runner_proto_rawDescGZIP(), []int{10}
 }
 
+func (x *ListRunnersRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListRunnersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListRunnersResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Runners       []*RunnerInfo          `protobuf:"bytes,1,rep,name=runners,proto3" json:"runners,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Runners in the order they registered.
+	Runners []*RunnerInfo `protobuf:"bytes,1,rep,name=runners,proto3" json:"runners,omitempty"`
+	// Token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -727,6 +750,13 @@ func (x *ListRunnersResponse) GetRunners() []*RunnerInfo {
 		return x.Runners
 	}
 	return nil
+}
+
+func (x *ListRunnersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type RunnerInfo struct {
@@ -869,10 +899,14 @@ const file_conductor_v1_runner_proto_rawDesc = "" +
 	"\x06ticket\x18\x01 \x01(\x04R\x06ticket\x12\x14\n" +
 	"\x05lease\x18\x02 \x01(\tR\x05lease\x12,\n" +
 	"\x05error\x18\x03 \x01(\v2\x16.conductor.v1.JobErrorR\x05error\"\x10\n" +
-	"\x0eFinishResponse\"\x14\n" +
-	"\x12ListRunnersRequest\"I\n" +
+	"\x0eFinishResponse\"P\n" +
+	"\x12ListRunnersRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"q\n" +
 	"\x13ListRunnersResponse\x122\n" +
-	"\arunners\x18\x01 \x03(\v2\x18.conductor.v1.RunnerInfoR\arunners\"\xf1\x01\n" +
+	"\arunners\x18\x01 \x03(\v2\x18.conductor.v1.RunnerInfoR\arunners\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf1\x01\n" +
 	"\n" +
 	"RunnerInfo\x12\x1b\n" +
 	"\trunner_id\x18\x01 \x01(\tR\brunnerId\x12\x12\n" +

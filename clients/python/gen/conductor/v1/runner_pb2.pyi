@@ -96,14 +96,20 @@ class FinishResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class ListRunnersRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListRunnersResponse(_message.Message):
-    __slots__ = ("runners",)
+    __slots__ = ("runners", "next_page_token")
     RUNNERS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     runners: _containers.RepeatedCompositeFieldContainer[RunnerInfo]
-    def __init__(self, runners: _Optional[_Iterable[_Union[RunnerInfo, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, runners: _Optional[_Iterable[_Union[RunnerInfo, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class RunnerInfo(_message.Message):
     __slots__ = ("runner_id", "name", "kinds", "concurrency", "active_jobs", "draining", "connect_time")
