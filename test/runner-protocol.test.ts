@@ -156,7 +156,9 @@ describe("RunnerService.Connect", () => {
       2n,
     ]);
     expect(consumed.code).toBe(Status.UNAVAILABLE);
-    expect(consumed.error?.details).toMatch(/^runner lost: /);
+    expect(consumed.error?.details).toBe(
+      'runner lost: no heartbeat or other message from runner "raw" within 300 ms',
+    );
   });
 });
 

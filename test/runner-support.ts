@@ -123,6 +123,8 @@ export function rawRunner(harness: Harness, ...first: ConnectRequest[]) {
     send: (request: ConnectRequest) => requests.send(request),
     /** Half-closes the stream. */
     close: () => requests.close(),
+    /** Cancels the call, as a runner whose connection breaks would. */
+    cancel: () => call.abort(),
     /** The next response; rejects with the error that ended the stream. */
     async next(): Promise<ConnectResponse["message"]> {
       const result = await responses.next();

@@ -335,7 +335,7 @@ export class RunnerHub implements RemoteDispatcher {
 
   #timeOut(runner: RunnerConnection): void {
     const timeoutMs = this.#options.runnerTimeoutMs;
-    const reason = `runner ${runner.name} sent nothing for ${timeoutMs} ms`;
+    const reason = `no heartbeat or other message from runner ${JSON.stringify(runner.name)} within ${timeoutMs} ms`;
     this.disconnect(
       runner,
       reason,

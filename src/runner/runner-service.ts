@@ -36,7 +36,11 @@ export function runnerService(hub: RunnerHub): RunnerServiceImplementation {
       try {
         yield* runner.outbox;
       } finally {
-        hub.disconnect(runner, "the server ended the stream");
+        // Does nothing when the hub ended the stream, which is the usual way.
+        const reason = context.signal.aborted
+          ? brokenReason(runner)
+          : "the server ended the stream";
+        hub.disconnect(runner, reason);
       }
     },
 
@@ -84,7 +88,8 @@ async function readRegister(iterator: AsyncIterator<ConnectRequest>, timeoutMs: 
 
 /**
  * Reads the runner's requests until its stream ends, then disconnects it.
- * Every request counts as a sign of life.
+ * Every request counts as a sign of life. The loss reason distinguishes a
+ * half-close by the runner from a cancelled call or broken connection.
  */
 async function readRequests(
   hub: RunnerHub,
@@ -106,13 +111,25 @@ async function readRequests(
         );
       }
     }
-    hub.disconnect(runner, "the runner closed its stream");
-  } catch (error) {
+    // A cancelled call can end the requests as a half-close does. grpc-js
+    // 1.14 aborts the call's signal in a process.nextTick callback of the
+    // same I/O event, so the signal is checked once that event is done.
+    await new Promise((resolve) => setImmediate(resolve));
     const reason = context.signal.aborted
-      ? "the stream broke"
-      : `the stream failed: ${error instanceof Error ? error.message : String(error)}`;
+      ? brokenReason(runner)
+      : `runner ${JSON.stringify(runner.name)} closed its stream`;
+    hub.disconnect(runner, reason);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const reason = context.signal.aborted
+      ? brokenReason(runner)
+      : `the stream of runner ${JSON.stringify(runner.name)} failed: ${message}`;
     hub.disconnect(runner, reason, error);
   }
+}
+
+function brokenReason(runner: RunnerConnection): string {
+  return `the call of runner ${JSON.stringify(runner.name)} was cancelled or its connection broke`;
 }
 
 function failureOf(error: JobError): JobFailure {
