@@ -37,14 +37,16 @@ export function runnerClient(harness: Harness) {
 }
 
 /**
- * Starts an in-process runner on the harness's server and waits until it
- * is registered. It is closed after the test.
+ * Starts an in-process runner on the harness's server, or on `address`
+ * when given, and waits until it is registered. It is closed after the
+ * test.
  */
 export async function startRunner(
   harness: Harness,
   options: Omit<RunnerOptions, "address">,
+  address = harness.address,
 ): Promise<Runner> {
-  const runner = connectRunner({ address: harness.address, ...options });
+  const runner = connectRunner({ address, ...options });
   running.push(runner);
   await runner.registered;
   return runner;

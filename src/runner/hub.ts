@@ -171,9 +171,8 @@ export class RunnerHub implements RemoteDispatcher {
    */
   disconnect(runner: RunnerConnection, reason: string, error?: unknown): void {
     if (runner.closed) return;
-    runner.closed = true;
+    runner.close(error);
     this.#runners.delete(runner.id);
-    runner.outbox.close(error);
     const lost = [...runner.jobs.values()].filter((job) => job.lease);
     const fields = {
       runnerId: runner.id,
@@ -213,10 +212,7 @@ export class RunnerHub implements RemoteDispatcher {
     this.#queue.clear();
     this.#liveness.clear();
     const error = new ServerError(Status.UNAVAILABLE, "server is shutting down");
-    for (const runner of this.#runners.values()) {
-      runner.closed = true;
-      runner.outbox.close(error);
-    }
+    for (const runner of this.#runners.values()) runner.close(error);
     this.#runners.clear();
     this.#holders.clear();
   }

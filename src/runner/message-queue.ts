@@ -13,6 +13,11 @@ export class MessageQueue<T> implements AsyncIterable<T> {
     return this.#closed;
   }
 
+  /** Messages queued and not yet read. */
+  get size(): number {
+    return this.#messages.length;
+  }
+
   /** Queues `message`; does nothing once the queue is closed. */
   send(message: T): void {
     if (this.#closed) return;

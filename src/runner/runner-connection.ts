@@ -50,12 +50,12 @@ export class RunnerConnection {
    */
   reservedSlots = 0;
   draining = false;
-  /** Set once the stream has ended; the runner gets nothing more. */
-  closed = false;
   /** When the runner last sent a message, in epoch milliseconds. */
   lastSeenMs = Date.now();
   /** Stamp of the last job assigned, for round-robin among equals. */
   lastAssignment = 0;
+  #closed = false;
+  #heartbeats: NodeJS.Timeout | undefined;
 
   constructor(id: string, sequence: number, registration: Registration) {
     this.id = id;
@@ -63,6 +63,11 @@ export class RunnerConnection {
     this.name = registration.name || id;
     this.kinds = new Set(registration.kinds);
     this.concurrency = registration.concurrency;
+  }
+
+  /** Set once the stream has ended; the runner gets nothing more. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** Share of the runner's concurrency in use or reserved, from 0 to 1. */
@@ -73,13 +78,20 @@ export class RunnerConnection {
   /** Returns whether a job of `kind` may be assigned to this runner now. */
   accepts(kind: string): boolean {
     return (
-      !this.closed &&
+      !this.#closed &&
       !this.draining &&
       this.kinds.has(kind) &&
       this.jobs.size + this.reservedSlots < this.concurrency
     );
   }
 
+  /**
+   * Sends Registered, then a Heartbeat every `heartbeatIntervalMs` until
+   * the connection closes. A heartbeat is skipped while earlier responses
+   * still wait to be sent, because their arrival proves the server alive
+   * just as well, and the outbox of a runner that reads nothing stays
+   * small.
+   */
   sendRegistered(heartbeatIntervalMs: number): void {
     this.#send({
       case: "registered",
@@ -88,6 +100,10 @@ export class RunnerConnection {
         heartbeatInterval: durationFromMs(heartbeatIntervalMs),
       },
     });
+    this.#heartbeats = setInterval(() => {
+      if (this.outbox.size === 0) this.#send({ case: "heartbeat", value: {} });
+    }, heartbeatIntervalMs);
+    this.#heartbeats.unref();
   }
 
   sendAssignment(lease: Lease): void {
@@ -105,6 +121,16 @@ export class RunnerConnection {
 
   sendRevocation(ticket: bigint, lease: string, reason: string): void {
     this.#send({ case: "revocation", value: { ticket, lease, reason } });
+  }
+
+  /**
+   * Stops the heartbeats and ends the stream once the queued responses
+   * are sent, with `error` when one is given.
+   */
+  close(error?: unknown): void {
+    this.#closed = true;
+    clearInterval(this.#heartbeats);
+    this.outbox.close(error);
   }
 
   info(): RunnerInfo {

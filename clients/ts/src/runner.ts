@@ -56,6 +56,12 @@ type ConnectRequest = MessageInitShape<typeof ConnectRequestSchema>;
 
 /** Heartbeat interval used when the server does not state one. */
 const DEFAULT_HEARTBEAT_MS = 1000;
+/**
+ * Heartbeat intervals without any message from the server after which the
+ * connection counts as lost. The server drops a runner after as many
+ * intervals without a message from it.
+ */
+const SILENT_INTERVALS = 3;
 const HEARTBEAT: ConnectRequest = { message: { case: "heartbeat", value: {} } };
 const DRAIN: ConnectRequest = { message: { case: "drain", value: {} } };
 
@@ -63,8 +69,9 @@ const DRAIN: ConnectRequest = { message: { case: "drain", value: {} } };
  * Connects a runner to a conductor server and keeps it connected: it
  * registers `kinds`, runs the jobs the server assigns, sends heartbeats,
  * and reconnects with exponential backoff when the connection breaks.
- * Jobs held when a connection breaks are aborted, because the server
- * treats them as lost.
+ * A connection also counts as broken when the server sends nothing, not
+ * even its heartbeat, for three heartbeat intervals. Jobs held when a
+ * connection breaks are aborted, because the server treats them as lost.
  */
 export function connectRunner(options: RunnerOptions): Runner {
   return new Runner(options);
@@ -84,14 +91,12 @@ export class Runner {
    */
   readonly closed: Promise<void>;
   readonly #options: RunnerOptions;
-  readonly #channel: Channel;
-  readonly #runnerClient: RunnerClient;
-  readonly #conductorClient: ConductorClient;
+  #clients: Clients;
   /** Jobs whose handler has not returned, by lease. */
   readonly #jobs = new Map<string, { run: JobRun; done: Promise<void> }>();
   /** Aborts when the runner must not connect again. */
   readonly #stop = new AbortController();
-  #session: { requests: RequestQueue<ConnectRequest>; call: AbortController } | undefined;
+  #session: Session | undefined;
   #id: string | undefined;
   #draining = false;
   #closing = false;
@@ -102,12 +107,7 @@ export class Runner {
   constructor(options: RunnerOptions) {
     validateOptions(options);
     this.#options = options;
-    this.#channel = runnerChannel(options);
-    this.#runnerClient = createClient(clientDefinition(RunnerService), this.#channel);
-    this.#conductorClient = createClient(
-      clientDefinition(ConductorService),
-      this.#channel,
-    );
+    this.#clients = connectClients(options);
     let rejectRegistered: (error: unknown) => void = () => {};
     this.registered = new Promise((resolve, reject) => {
       this.#resolveRegistered = resolve;
@@ -181,15 +181,19 @@ export class Runner {
     } finally {
       this.#abandonAll("runner stopped");
       process.removeListener("SIGTERM", this.#onSigterm);
-      this.#channel.close();
+      this.#clients.channel.close();
     }
   }
 
-  /** Runs one Connect stream until it ends. */
+  /**
+   * Runs one Connect stream until it ends. When the server fell silent,
+   * throws an error whose message gives that reason.
+   */
   async #connect(backoff: Backoff): Promise<void> {
     const requests = new RequestQueue<ConnectRequest>();
     const call = new AbortController();
-    this.#session = { requests, call };
+    const session: Session = { requests, call, silence: undefined, lost: undefined };
+    this.#session = session;
     const { kinds } = this.#options;
     requests.send({
       message: {
@@ -202,42 +206,72 @@ export class Runner {
       },
     });
     let heartbeat: NodeJS.Timeout | undefined;
-    // NOTE: the server sends no heartbeats, so a server that hangs without
-    // closing the connection goes unnoticed until TCP gives up on it.
     try {
-      const responses = this.#runnerClient.connect(requests, { signal: call.signal });
+      const responses = this.#clients.runner.connect(requests, { signal: call.signal });
       for await (const { message } of responses) {
+        session.silence?.refresh();
         if (message.case === "registered") {
           backoff.reset();
-          heartbeat = this.#registered(message.value, requests);
+          heartbeat = this.#registered(message.value, session);
         } else if (message.case === "assignment") {
           this.#start(message.value);
         } else if (message.case === "revocation") {
           this.#jobs.get(message.value.lease)?.run.revoke(message.value.reason);
         }
       }
+    } catch (error) {
+      if (session.lost) throw new Error(session.lost, { cause: error });
+      throw error;
     } finally {
       clearInterval(heartbeat);
+      clearTimeout(session.silence);
       requests.close();
       this.#session = undefined;
       this.#id = undefined;
     }
   }
 
-  /** Records the registration and starts the heartbeats it requests. */
-  #registered(registered: Registered, requests: RequestQueue<ConnectRequest>) {
+  /**
+   * Records the registration, starts the heartbeats it requests and starts
+   * watching for the server's silence. Nothing watches the stream before
+   * Registered, because the runner has no jobs then and waits for the
+   * server.
+   */
+  #registered(registered: Registered, session: Session) {
     this.#id = registered.runnerId;
     this.#resolveRegistered(registered.runnerId);
     const interval = registered.heartbeatInterval;
-    const intervalMs = interval ? durationMs(interval) : DEFAULT_HEARTBEAT_MS;
-    return setInterval(() => requests.send(HEARTBEAT), Math.max(1, intervalMs));
+    const intervalMs = Math.max(
+      1,
+      interval ? durationMs(interval) : DEFAULT_HEARTBEAT_MS,
+    );
+    const silenceMs = SILENT_INTERVALS * intervalMs;
+    session.silence = setTimeout(() => this.#lose(session, silenceMs), silenceMs);
+    return setInterval(() => session.requests.send(HEARTBEAT), intervalMs);
+  }
+
+  /**
+   * Ends a session whose server sent nothing for `silenceMs`. The jobs are
+   * aborted first, so that their signals carry this reason. The TCP
+   * connection may be stalled rather than closed, and grpc-js would keep
+   * using it, so the next attempt gets a new channel.
+   */
+  #lose(session: Session, silenceMs: number): void {
+    if (session.lost || session.call.signal.aborted) return;
+    session.lost =
+      `connection to the server lost: no message from the server within ` +
+      `${silenceMs} ms (${SILENT_INTERVALS} heartbeat intervals)`;
+    this.#abandonAll(session.lost);
+    this.#clients.channel.close();
+    this.#clients = connectClients(this.#options);
+    session.call.abort();
   }
 
   #start(assignment: Assignment): void {
     const handler = this.#options.kinds[assignment.kind] ?? unknownKind;
     const run = new JobRun(assignment, handler, {
-      conductor: this.#conductorClient,
-      runner: this.#runnerClient,
+      conductor: this.#clients.conductor,
+      runner: this.#clients.runner,
       onError: (error) => this.#options.onError?.(error),
     });
     const done = run.run().finally(() => {
@@ -269,14 +303,39 @@ function validateOptions(options: RunnerOptions): void {
   }
 }
 
-function runnerChannel(options: RunnerOptions): Channel {
+/** A channel to the server and the clients that use it. */
+interface Clients {
+  readonly channel: Channel;
+  readonly runner: RunnerClient;
+  readonly conductor: ConductorClient;
+}
+
+/** One Connect stream of the runner. */
+interface Session {
+  readonly requests: RequestQueue<ConnectRequest>;
+  readonly call: AbortController;
+  /** Fires when the server has sent nothing for too long. */
+  silence: NodeJS.Timeout | undefined;
+  /** Reason the runner gave up on the stream; unset while it is in use. */
+  lost: string | undefined;
+}
+
+function connectClients(options: RunnerOptions): Clients {
   const credentials = options.credentials ?? ChannelCredentials.createInsecure();
-  return createChannel(options.address, credentials, {
+  const channel = createChannel(options.address, credentials, {
     // grpc-js 1.14 backs off reconnects on its own, from 1 s up to 120 s by
     // default, and that would override the runner's shorter delays.
     "grpc.initial_reconnect_backoff_ms": options.reconnectDelayMs ?? 100,
     "grpc.max_reconnect_backoff_ms": options.maxReconnectDelayMs ?? 10_000,
+    // Keeps this channel's connections out of grpc-js's process-wide pool,
+    // so a channel that replaces a stalled one can never share its socket.
+    "grpc.use_local_subchannel_pool": 1,
   });
+  return {
+    channel,
+    runner: createClient(clientDefinition(RunnerService), channel),
+    conductor: createClient(clientDefinition(ConductorService), channel),
+  };
 }
 
 async function unknownKind(): Promise<void> {

@@ -266,6 +266,7 @@ type ConnectResponse struct {
 	//	*ConnectResponse_Registered
 	//	*ConnectResponse_Assignment
 	//	*ConnectResponse_Revocation
+	//	*ConnectResponse_Heartbeat
 	Message       isConnectResponse_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -335,6 +336,15 @@ func (x *ConnectResponse) GetRevocation() *Revocation {
 	return nil
 }
 
+func (x *ConnectResponse) GetHeartbeat() *Heartbeat {
+	if x != nil {
+		if x, ok := x.Message.(*ConnectResponse_Heartbeat); ok {
+			return x.Heartbeat
+		}
+	}
+	return nil
+}
+
 type isConnectResponse_Message interface {
 	isConnectResponse_Message()
 }
@@ -351,18 +361,26 @@ type ConnectResponse_Revocation struct {
 	Revocation *Revocation `protobuf:"bytes,3,opt,name=revocation,proto3,oneof"`
 }
 
+type ConnectResponse_Heartbeat struct {
+	// Sent every heartbeat_interval, so that the runner can tell a silent
+	// connection from a quiet one.
+	Heartbeat *Heartbeat `protobuf:"bytes,4,opt,name=heartbeat,proto3,oneof"`
+}
+
 func (*ConnectResponse_Registered) isConnectResponse_Message() {}
 
 func (*ConnectResponse_Assignment) isConnectResponse_Message() {}
 
 func (*ConnectResponse_Revocation) isConnectResponse_Message() {}
 
+func (*ConnectResponse_Heartbeat) isConnectResponse_Message() {}
+
 type Registered struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	RunnerId string                 `protobuf:"bytes,1,opt,name=runner_id,json=runnerId,proto3" json:"runner_id,omitempty"`
-	// How often the runner should send a Heartbeat when it has nothing else
-	// to send. The server drops a runner that sends nothing for three
-	// intervals and treats the jobs it held as lost.
+	// How often the runner should send a Heartbeat. The server drops a
+	// runner that sends nothing for three intervals and treats the jobs it
+	// held as lost. The server sends a Heartbeat at the same interval.
 	HeartbeatInterval *durationpb.Duration `protobuf:"bytes,2,opt,name=heartbeat_interval,json=heartbeatInterval,proto3" json:"heartbeat_interval,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
@@ -867,7 +885,7 @@ const file_conductor_v1_runner_proto_rawDesc = "" +
 	"\vconcurrency\x18\x02 \x01(\rR\vconcurrency\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\"\a\n" +
 	"\x05Drain\"\v\n" +
-	"\tHeartbeat\"\xd0\x01\n" +
+	"\tHeartbeat\"\x89\x02\n" +
 	"\x0fConnectResponse\x12:\n" +
 	"\n" +
 	"registered\x18\x01 \x01(\v2\x18.conductor.v1.RegisteredH\x00R\n" +
@@ -877,7 +895,8 @@ const file_conductor_v1_runner_proto_rawDesc = "" +
 	"assignment\x12:\n" +
 	"\n" +
 	"revocation\x18\x03 \x01(\v2\x18.conductor.v1.RevocationH\x00R\n" +
-	"revocationB\t\n" +
+	"revocation\x127\n" +
+	"\theartbeat\x18\x04 \x01(\v2\x17.conductor.v1.HeartbeatH\x00R\theartbeatB\t\n" +
 	"\amessage\"s\n" +
 	"\n" +
 	"Registered\x12\x1b\n" +
@@ -962,22 +981,23 @@ var file_conductor_v1_runner_proto_depIdxs = []int32{
 	5,  // 3: conductor.v1.ConnectResponse.registered:type_name -> conductor.v1.Registered
 	6,  // 4: conductor.v1.ConnectResponse.assignment:type_name -> conductor.v1.Assignment
 	7,  // 5: conductor.v1.ConnectResponse.revocation:type_name -> conductor.v1.Revocation
-	13, // 6: conductor.v1.Registered.heartbeat_interval:type_name -> google.protobuf.Duration
-	14, // 7: conductor.v1.Assignment.input:type_name -> conductor.v1.Payload
-	15, // 8: conductor.v1.FinishRequest.error:type_name -> conductor.v1.JobError
-	12, // 9: conductor.v1.ListRunnersResponse.runners:type_name -> conductor.v1.RunnerInfo
-	16, // 10: conductor.v1.RunnerInfo.connect_time:type_name -> google.protobuf.Timestamp
-	0,  // 11: conductor.v1.RunnerService.Connect:input_type -> conductor.v1.ConnectRequest
-	8,  // 12: conductor.v1.RunnerService.Finish:input_type -> conductor.v1.FinishRequest
-	10, // 13: conductor.v1.RunnerService.ListRunners:input_type -> conductor.v1.ListRunnersRequest
-	4,  // 14: conductor.v1.RunnerService.Connect:output_type -> conductor.v1.ConnectResponse
-	9,  // 15: conductor.v1.RunnerService.Finish:output_type -> conductor.v1.FinishResponse
-	11, // 16: conductor.v1.RunnerService.ListRunners:output_type -> conductor.v1.ListRunnersResponse
-	14, // [14:17] is the sub-list for method output_type
-	11, // [11:14] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	3,  // 6: conductor.v1.ConnectResponse.heartbeat:type_name -> conductor.v1.Heartbeat
+	13, // 7: conductor.v1.Registered.heartbeat_interval:type_name -> google.protobuf.Duration
+	14, // 8: conductor.v1.Assignment.input:type_name -> conductor.v1.Payload
+	15, // 9: conductor.v1.FinishRequest.error:type_name -> conductor.v1.JobError
+	12, // 10: conductor.v1.ListRunnersResponse.runners:type_name -> conductor.v1.RunnerInfo
+	16, // 11: conductor.v1.RunnerInfo.connect_time:type_name -> google.protobuf.Timestamp
+	0,  // 12: conductor.v1.RunnerService.Connect:input_type -> conductor.v1.ConnectRequest
+	8,  // 13: conductor.v1.RunnerService.Finish:input_type -> conductor.v1.FinishRequest
+	10, // 14: conductor.v1.RunnerService.ListRunners:input_type -> conductor.v1.ListRunnersRequest
+	4,  // 15: conductor.v1.RunnerService.Connect:output_type -> conductor.v1.ConnectResponse
+	9,  // 16: conductor.v1.RunnerService.Finish:output_type -> conductor.v1.FinishResponse
+	11, // 17: conductor.v1.RunnerService.ListRunners:output_type -> conductor.v1.ListRunnersResponse
+	15, // [15:18] is the sub-list for method output_type
+	12, // [12:15] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_conductor_v1_runner_proto_init() }
@@ -995,6 +1015,7 @@ func file_conductor_v1_runner_proto_init() {
 		(*ConnectResponse_Registered)(nil),
 		(*ConnectResponse_Assignment)(nil),
 		(*ConnectResponse_Revocation)(nil),
+		(*ConnectResponse_Heartbeat)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

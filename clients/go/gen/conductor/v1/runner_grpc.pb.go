@@ -32,8 +32,9 @@ const (
 // the work of job kinds and push the results with ConductorService.Push.
 type RunnerServiceClient interface {
 	// Connect registers a runner. The first request must be a Register; the
-	// server then sends assignments and cancellations until the stream ends.
-	// Every job the runner holds fails (or is retried) when the stream breaks.
+	// server then sends assignments, revocations and heartbeats until the
+	// stream ends. Every job the runner holds fails (or is retried) when the
+	// stream breaks.
 	Connect(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ConnectRequest, ConnectResponse], error)
 	// Finish ends a job held by the caller's lease, with success or an error.
 	// Results pushed before Finish returned are delivered before the end.
@@ -91,8 +92,9 @@ func (c *runnerServiceClient) ListRunners(ctx context.Context, in *ListRunnersRe
 // the work of job kinds and push the results with ConductorService.Push.
 type RunnerServiceServer interface {
 	// Connect registers a runner. The first request must be a Register; the
-	// server then sends assignments and cancellations until the stream ends.
-	// Every job the runner holds fails (or is retried) when the stream breaks.
+	// server then sends assignments, revocations and heartbeats until the
+	// stream ends. Every job the runner holds fails (or is retried) when the
+	// stream breaks.
 	Connect(grpc.BidiStreamingServer[ConnectRequest, ConnectResponse]) error
 	// Finish ends a job held by the caller's lease, with success or an error.
 	// Results pushed before Finish returned are delivered before the end.

@@ -40,14 +40,16 @@ class Heartbeat(_message.Message):
     def __init__(self) -> None: ...
 
 class ConnectResponse(_message.Message):
-    __slots__ = ("registered", "assignment", "revocation")
+    __slots__ = ("registered", "assignment", "revocation", "heartbeat")
     REGISTERED_FIELD_NUMBER: _ClassVar[int]
     ASSIGNMENT_FIELD_NUMBER: _ClassVar[int]
     REVOCATION_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     registered: Registered
     assignment: Assignment
     revocation: Revocation
-    def __init__(self, registered: _Optional[_Union[Registered, _Mapping]] = ..., assignment: _Optional[_Union[Assignment, _Mapping]] = ..., revocation: _Optional[_Union[Revocation, _Mapping]] = ...) -> None: ...
+    heartbeat: Heartbeat
+    def __init__(self, registered: _Optional[_Union[Registered, _Mapping]] = ..., assignment: _Optional[_Union[Assignment, _Mapping]] = ..., revocation: _Optional[_Union[Revocation, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
 
 class Registered(_message.Message):
     __slots__ = ("runner_id", "heartbeat_interval")

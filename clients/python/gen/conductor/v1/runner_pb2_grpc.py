@@ -60,8 +60,9 @@ class RunnerServiceServicer:
 
     def Connect(self, request_iterator, context):
         """Connect registers a runner. The first request must be a Register; the
-        server then sends assignments and cancellations until the stream ends.
-        Every job the runner holds fails (or is retried) when the stream breaks.
+        server then sends assignments, revocations and heartbeats until the
+        stream ends. Every job the runner holds fails (or is retried) when the
+        stream breaks.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
