@@ -210,15 +210,37 @@ export class MemoryStore implements TicketStore {
 
   async list(filter: ListFilter): Promise<TicketSnapshot[]> {
     const out: TicketSnapshot[] = [];
-    // Map iteration is oldest first; the listing is newest first.
-    const records = [...this.#tickets.values()].reverse();
-    for (const record of records) {
-      if (out.length >= filter.limit) break;
+    // Map iteration is oldest first, the order the generator issued the
+    // tickets in; the listing is newest first.
+    const records = [...this.#tickets.values()];
+    const end =
+      filter.before === undefined
+        ? records.length
+        : this.#issuedBefore(records, filter.before);
+    for (let i = end - 1; i >= 0 && out.length < filter.limit; i--) {
+      const record = records[i] as TicketRecord;
       if (filter.state && record.state !== filter.state) continue;
       if (filter.kind && record.spec.kind !== filter.kind) continue;
       out.push(this.#snapshot(record));
     }
     return out;
+  }
+
+  /**
+   * Returns how many of `records`, oldest first, were issued before
+   * `ticket`, by binary search on the generator's order.
+   */
+  #issuedBefore(records: readonly TicketRecord[], ticket: bigint): number {
+    const order = this.#generator.orderOf(ticket);
+    let low = 0;
+    let high = records.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      const record = records[middle] as TicketRecord;
+      if (this.#generator.orderOf(record.ticket) < order) low = middle + 1;
+      else high = middle;
+    }
+    return low;
   }
 
   async close(): Promise<void> {

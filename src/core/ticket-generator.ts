@@ -24,6 +24,22 @@ export class TicketGenerator {
     }
   }
 
+  /**
+   * Returns the counter a ticket of this generator was issued from, so that
+   * tickets compare in the order they were issued. Other 64-bit values map
+   * to some counter too, as the network is a permutation.
+   */
+  orderOf(ticket: bigint): bigint {
+    let left = (ticket >> 32n) & MASK_32;
+    let right = ticket & MASK_32;
+    for (let round = ROUNDS - 1; round >= 0; round--) {
+      const previous = right ^ this.#round(round, left);
+      right = left;
+      left = previous;
+    }
+    return (left << 32n) | right;
+  }
+
   #permute(value: bigint): bigint {
     let left = (value >> 32n) & MASK_32;
     let right = value & MASK_32;

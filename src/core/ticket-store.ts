@@ -103,6 +103,12 @@ export interface ListFilter {
   readonly state?: JobState | undefined;
   readonly kind?: string | undefined;
   readonly limit: number;
+  /**
+   * Only tickets created before this one, which need not be live any more:
+   * the last ticket of the previous page. Tickets created later never
+   * appear on later pages, and none is listed twice.
+   */
+  readonly before?: bigint | undefined;
 }
 
 /**
@@ -168,6 +174,7 @@ export interface TicketStore {
 
   status(ticket: bigint): Promise<TicketSnapshot>;
 
+  /** Lists live tickets that match `filter`, newest first, at most `limit`. */
   list(filter: ListFilter): Promise<TicketSnapshot[]>;
 
   /** Releases timers and rejects every waiting call. */

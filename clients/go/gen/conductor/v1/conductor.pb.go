@@ -800,7 +800,11 @@ type ListTicketsRequest struct {
 	// Only tickets of this kind; all kinds when empty.
 	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Most tickets to return: 100 when unset, at most 1000.
-	PageSize      uint32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageSize uint32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous response; empty for the first page.
+	// Later pages hold only tickets created before the previous page's last
+	// one, so none is listed twice. Send the same state and kind with it.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -856,9 +860,18 @@ func (x *ListTicketsRequest) GetPageSize() uint32 {
 	return 0
 }
 
+func (x *ListTicketsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListTicketsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Tickets       []*TicketStatus        `protobuf:"bytes,1,rep,name=tickets,proto3" json:"tickets,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Tickets []*TicketStatus        `protobuf:"bytes,1,rep,name=tickets,proto3" json:"tickets,omitempty"`
+	// Token of the next page; empty when no more tickets match.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -898,6 +911,13 @@ func (x *ListTicketsResponse) GetTickets() []*TicketStatus {
 		return x.Tickets
 	}
 	return nil
+}
+
+func (x *ListTicketsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // TicketStatus is a snapshot of one ticket.
@@ -1098,13 +1118,16 @@ const file_conductor_v1_conductor_proto_rawDesc = "" +
 	"\x10GetStatusRequest\x12\x16\n" +
 	"\x06ticket\x18\x01 \x01(\x04R\x06ticket\"G\n" +
 	"\x11GetStatusResponse\x122\n" +
-	"\x06status\x18\x01 \x01(\v2\x1a.conductor.v1.TicketStatusR\x06status\"s\n" +
+	"\x06status\x18\x01 \x01(\v2\x1a.conductor.v1.TicketStatusR\x06status\"\x92\x01\n" +
 	"\x12ListTicketsRequest\x12,\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x16.conductor.v1.JobStateR\x05state\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1b\n" +
-	"\tpage_size\x18\x03 \x01(\rR\bpageSize\"K\n" +
+	"\tpage_size\x18\x03 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"s\n" +
 	"\x13ListTicketsResponse\x124\n" +
-	"\atickets\x18\x01 \x03(\v2\x1a.conductor.v1.TicketStatusR\atickets\"\xc3\x04\n" +
+	"\atickets\x18\x01 \x03(\v2\x1a.conductor.v1.TicketStatusR\atickets\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc3\x04\n" +
 	"\fTicketStatus\x12\x16\n" +
 	"\x06ticket\x18\x01 \x01(\x04R\x06ticket\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12,\n" +

@@ -61,7 +61,8 @@ type ConductorServiceClient interface {
 	Cancel(ctx context.Context, in *CancelRequest, opts ...grpc.CallOption) (*CancelResponse, error)
 	// GetStatus describes a ticket without consuming anything.
 	GetStatus(ctx context.Context, in *GetStatusRequest, opts ...grpc.CallOption) (*GetStatusResponse, error)
-	// ListTickets describes the live tickets, newest first.
+	// ListTickets describes the live tickets, newest first, one page at a
+	// time: pass next_page_token back as page_token for the next page.
 	ListTickets(ctx context.Context, in *ListTicketsRequest, opts ...grpc.CallOption) (*ListTicketsResponse, error)
 }
 
@@ -197,7 +198,8 @@ type ConductorServiceServer interface {
 	Cancel(context.Context, *CancelRequest) (*CancelResponse, error)
 	// GetStatus describes a ticket without consuming anything.
 	GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error)
-	// ListTickets describes the live tickets, newest first.
+	// ListTickets describes the live tickets, newest first, one page at a
+	// time: pass next_page_token back as page_token for the next page.
 	ListTickets(context.Context, *ListTicketsRequest) (*ListTicketsResponse, error)
 	mustEmbedUnimplementedConductorServiceServer()
 }

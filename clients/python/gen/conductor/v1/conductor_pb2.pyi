@@ -128,20 +128,24 @@ class GetStatusResponse(_message.Message):
     def __init__(self, status: _Optional[_Union[TicketStatus, _Mapping]] = ...) -> None: ...
 
 class ListTicketsRequest(_message.Message):
-    __slots__ = ("state", "kind", "page_size")
+    __slots__ = ("state", "kind", "page_size", "page_token")
     STATE_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     state: _payload_pb2.JobState
     kind: str
     page_size: int
-    def __init__(self, state: _Optional[_Union[_payload_pb2.JobState, str]] = ..., kind: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+    page_token: str
+    def __init__(self, state: _Optional[_Union[_payload_pb2.JobState, str]] = ..., kind: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListTicketsResponse(_message.Message):
-    __slots__ = ("tickets",)
+    __slots__ = ("tickets", "next_page_token")
     TICKETS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     tickets: _containers.RepeatedCompositeFieldContainer[TicketStatus]
-    def __init__(self, tickets: _Optional[_Iterable[_Union[TicketStatus, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, tickets: _Optional[_Iterable[_Union[TicketStatus, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class TicketStatus(_message.Message):
     __slots__ = ("ticket", "kind", "state", "pushed_count", "delivered_count", "buffered_count", "attempt", "progress", "error", "create_time", "start_time", "end_time", "expire_time")

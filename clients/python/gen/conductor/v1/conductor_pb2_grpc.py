@@ -146,7 +146,8 @@ class ConductorServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListTickets(self, request, context):
-        """ListTickets describes the live tickets, newest first.
+        """ListTickets describes the live tickets, newest first, one page at a
+        time: pass next_page_token back as page_token for the next page.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
