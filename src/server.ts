@@ -105,9 +105,11 @@ export interface ConductorServer {
   /**
    * Stops gracefully. Health turns NOT_SERVING and Exec and runner Connect
    * calls fail with UNAVAILABLE at once. Running jobs and open Subscribe
-   * streams get up to `graceMs` to finish; then every call still open ends
-   * with UNAVAILABLE "server is shutting down: the grace period of N ms
-   * ended". Resolves once the server has let go of every socket and timer.
+   * streams get up to `graceMs` to finish. Then every call still open ends
+   * with UNAVAILABLE "server is shutting down: REASON". REASON is "no job
+   * is running and no Subscribe stream is open" or "the grace period of N
+   * ms ended". Resolves once the server has let go of every socket and
+   * timer.
    */
   shutdown(graceMs: number): Promise<void>;
 }
@@ -237,7 +239,12 @@ async function shutdownGracefully(
       "grace period ended: ending the calls still open",
     );
   }
-  gate.endCalls(`server is shutting down: the grace period of ${graceMs} ms ended`);
+
+  gate.endCalls(
+    drained
+      ? "server is shutting down: no job is running and no Subscribe stream is open"
+      : `server is shutting down: the grace period of ${graceMs} ms ended`,
+  );
   parts.hub.close();
   await withinMs(SHUTDOWN_FLUSH_MS, gate.whenNoCalls());
   // A failed graceful close is followed by the forced one below.

@@ -8,7 +8,10 @@ import {
 } from "nice-grpc";
 import { errorDetailsClientMiddleware } from "nice-grpc-error-details";
 import { HealthDefinition } from "nice-grpc-server-health";
-import { afterEach, describe, expect, it } from "vitest";
+import { ServerReflectionService } from "nice-grpc-server-reflection";
+import { ServerReflectionRequest } from "nice-grpc-server-reflection/lib/proto/grpc/reflection/v1/reflection_pb.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { jsonPayload } from "../src/core/payloads.js";
 import type { Assignment } from "../src/gen/conductor/v1/runner_pb.js";
 import { runnerDefinition } from "../src/runner/runner-service.js";
 import { jsonLines, runCli, startCli, startServe } from "./support/cli.js";
@@ -123,6 +126,38 @@ describe("shutdown", () => {
     expect(pullError.code).toBe(Status.UNAVAILABLE);
   });
 
+  it("says why it ends calls when nothing runs", async () => {
+    const harness = await startHarness();
+    const health = createClientFactory()
+      .use(errorDetailsClientMiddleware)
+      .create(HealthDefinition, harness.channel);
+    const watch = startStream(health.watch({ service: "" }));
+    await watch.first;
+    const queued = await harness.server.conductor.store.create({
+      kind: "remote",
+      input: jsonPayload(null),
+      maxRetries: 0,
+    });
+    const pull = grpcError(
+      harness.client.pull({ ticket: queued, wait: { seconds: 30n } }),
+    );
+    await vi.waitFor(() => {
+      expect(harness.server.store.waitingReadCount).toBe(1);
+    });
+
+    await harness.server.shutdown(60_000);
+    const watchEnd = await watch.ended;
+    const pullError = await pull;
+
+    const message =
+      "server is shutting down: no job is running and no Subscribe stream is open";
+    expect(watchEnd.code).toBe(Status.UNAVAILABLE);
+    expect(watchEnd.error?.details).toBe(message);
+    expect(errorInfo(watchEnd.error as ClientError)?.reason).toBe("SHUTTING_DOWN");
+    expect(pullError.code).toBe(Status.UNAVAILABLE);
+    expect(pullError.details).toBe(message);
+  });
+
   it("rejects new runners while it drains", async () => {
     const harness = await startHarness();
     const { ticket, lease } = await startExternalJob(harness);
@@ -147,6 +182,26 @@ describe("shutdown", () => {
     await first;
   });
 });
+
+/**
+ * Reads `stream` in the background: `first` resolves with its first
+ * message, `ended` as drain does.
+ */
+function startStream<T>(stream: AsyncIterable<T>) {
+  let resolveFirst!: (message: T) => void;
+  const first = new Promise<T>((resolve) => {
+    resolveFirst = resolve;
+  });
+  const ended = drain(
+    (async function* () {
+      for await (const message of stream) {
+        resolveFirst(message);
+        yield message;
+      }
+    })(),
+  );
+  return { first, ended };
+}
 
 describe("conductor serve on SIGTERM", () => {
   /** Starts a server process with one running job, held by a runner of this test. */
@@ -213,6 +268,51 @@ describe("conductor serve on SIGTERM", () => {
       logs.find((line) => line.msg === "grace period ended: ending the calls still open"),
     ).toMatchObject({ runningJobs: 1, openSubscribeStreams: 1 });
     expect(logs.at(-1)?.msg).toBe("shutdown complete");
+  });
+
+  it("ends open streams without error logs", async () => {
+    const serve = await startServe(["--grace-period-ms", "1000", "--log-level", "debug"]);
+    const channel = openChannel(serve.address);
+    // grpcurl keeps a reflection stream open for its whole session like this.
+    const controller = new AbortController();
+    runnerStreams.push(controller);
+    async function* requests() {
+      const request = new ServerReflectionRequest();
+      request.setListServices("*");
+      yield request;
+      await new Promise((resolve) =>
+        controller.signal.addEventListener("abort", resolve),
+      );
+    }
+    const reflection = startStream(
+      createClient(ServerReflectionService, channel).serverReflectionInfo(requests()),
+    );
+    const health = startStream(
+      createClient(HealthDefinition, channel).watch({ service: "" }),
+    );
+    await reflection.first;
+    await health.first;
+
+    serve.child.kill("SIGTERM");
+    const served = await serve.exited;
+    const reflectionEnd = await reflection.ended;
+    const healthEnd = await health.ended;
+
+    expect(served.code).toBe(0);
+    expect(reflectionEnd.code).toBe(Status.UNAVAILABLE);
+    expect(healthEnd.code).toBe(Status.UNAVAILABLE);
+    const logs = jsonLines(served.stdout);
+    const levels = new Set(logs.map((line) => line.level));
+    expect(levels.has("error")).toBe(false);
+    expect(levels.has("fatal")).toBe(false);
+    expect(
+      logs.filter((line) => line.msg === "handler ended after its call ended"),
+    ).toContainEqual(
+      expect.objectContaining({
+        level: "debug",
+        method: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+      }),
+    );
   });
 
   it("exits at once on a second signal", async () => {
