@@ -194,6 +194,20 @@ describe("metrics endpoint", () => {
     await response.text();
   });
 
+  it("answers other methods on /metrics with 405", async () => {
+    const harness = await startHarness({ metricsAddress: "127.0.0.1:0" });
+    const url = `http://127.0.0.1:${harness.server.metricsPort}/metrics`;
+
+    const post = await fetch(url, { method: "POST", body: "x" });
+    const head = await fetch(url, { method: "HEAD" });
+
+    expect(post.status).toBe(405);
+    expect(post.headers.get("allow")).toBe("GET, HEAD");
+    await post.text();
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-type")).toContain("text/plain");
+  });
+
   it("is off without a metrics address", async () => {
     const harness = await startHarness();
 

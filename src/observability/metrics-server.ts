@@ -13,7 +13,8 @@ export interface MetricsServer {
 
 /**
  * Serves `metrics` in the Prometheus text format on `address` ("host:port";
- * port 0 picks one). Every other path gets 404.
+ * port 0 picks one) to GET and HEAD. Other methods on /metrics get 405,
+ * and every other path gets 404.
  */
 export async function startMetricsServer(
   address: string,
@@ -23,8 +24,14 @@ export async function startMetricsServer(
   const { host, port } = splitHostPort(address);
   const server = createServer((request, response) => {
     const path = request.url?.split("?")[0];
-    if (request.method !== "GET" || path !== "/metrics") {
+    if (path !== "/metrics") {
       response.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+      return;
+    }
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      response
+        .writeHead(405, { "content-type": "text/plain", allow: "GET, HEAD" })
+        .end("method not allowed: use GET\n");
       return;
     }
     metrics.render().then(
