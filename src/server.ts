@@ -86,6 +86,9 @@ export const DEFAULT_OPTIONS: ServerOptions = {
   maxTickets: 100_000,
 };
 
+/** Job kinds the server runs itself; runners cannot serve them. */
+export const BUILT_IN_KINDS: readonly string[] = ["digest"];
+
 /**
  * Time that calls ended by a shutdown get to send their status, and that
  * connections get to close, before the server closes them by force.

@@ -1,10 +1,12 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createServer, type Server } from "nice-grpc";
 import { HealthDefinition, HealthServiceImpl } from "nice-grpc-server-health";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { jsonPayload } from "../src/core/payloads.js";
+import { RunnerService } from "../src/gen/conductor/v1/runner_pb.js";
+import { serviceDefinition } from "../src/service/definition.js";
 import { jsonLines, runCli } from "./support/cli.js";
 import { type Harness, startHarness } from "./support/harness.js";
 import { numbered, startExternalJob } from "./support/jobs.js";
@@ -148,6 +150,101 @@ describe("conductor exec and watch", () => {
     expect(result.stderr).toContain("--input and --input-file cannot be used together");
   });
 
+  it("exec stops reading standard input at the limit", async () => {
+    const harness = await startHarness({ digestRoot: root });
+    // Valid JSON one byte over the limit, so only the limit can reject it.
+    const input = `${" ".repeat(4 * 1024 * 1024 - 1)}{}`;
+
+    const result = await cli(harness, ["exec", "digest", "--input", "-"], input);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      "invalid standard input: larger than 4194304 bytes, the input size limit",
+    );
+    expect(harness.server.store.size).toBe(0);
+  });
+
+  it("exec applies --max-input-bytes", async () => {
+    const harness = await startHarness({ digestRoot: root });
+    const input = '{"path":"sub"}';
+
+    const over = await cli(harness, [
+      "exec",
+      "digest",
+      "--input",
+      input,
+      "--max-input-bytes",
+      String(input.length - 1),
+    ]);
+    const at = await cli(harness, [
+      "exec",
+      "digest",
+      "--input",
+      input,
+      "--max-input-bytes",
+      String(input.length),
+    ]);
+
+    expect(over.code).toBe(2);
+    expect(over.stderr).toContain(
+      `invalid --input: larger than ${input.length - 1} bytes`,
+    );
+    expect(at.code).toBe(0);
+  });
+
+  it("exec checks file size before reading", async () => {
+    const harness = await startHarness();
+    const file = path.join(root, "big.json");
+    // A sparse file: its size is over the limit, its content is not JSON.
+    await writeFile(file, "");
+    await truncate(file, 4 * 1024 * 1024 + 1);
+
+    const result = await cli(harness, ["exec", "digest", "--input-file", file]);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`invalid --input-file ${file}: larger than 4194304`);
+  });
+
+  it("exec rejects too deeply nested input", async () => {
+    const harness = await startHarness({ digestRoot: root });
+    const nested = (levels: number) => `${'{"a":'.repeat(levels)}1${"}".repeat(levels)}`;
+
+    const deepest = await cli(harness, ["exec", "digest", "--input", nested(48)]);
+    const tooDeep = await cli(harness, ["exec", "digest", "--input", nested(49)]);
+    const farTooDeep = await cli(
+      harness,
+      ["exec", "digest", "--input", "-"],
+      `${"[".repeat(100_000)}${"]".repeat(100_000)}`,
+    );
+
+    expect(deepest.code).toBe(0);
+    expect(tooDeep.code).toBe(2);
+    expect(tooDeep.stderr).toBe(
+      "conductor: invalid --input: objects and arrays are nested more than 48 " +
+        "levels deep, which is more than a request can carry\n",
+    );
+    expect(farTooDeep.code).toBe(2);
+    expect(farTooDeep.stderr).toContain("invalid standard input: objects and arrays");
+  });
+
+  it("exec rejects out-of-range numbers", async () => {
+    const harness = await startHarness();
+
+    const bare = await cli(harness, ["exec", "digest", "--input", "1e999"]);
+    const inside = await cli(harness, [
+      "exec",
+      "digest",
+      "--input",
+      '{"text":"1e999","n":[1,-2E400]}',
+    ]);
+
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain("invalid --input: the number 1e999 is out of range");
+    expect(inside.code).toBe(2);
+    expect(inside.stderr).toContain("invalid --input: the number -2E400 is out of range");
+    expect(harness.server.store.size).toBe(0);
+  });
+
   it("exec exits 2 when the server rejects the input", async () => {
     const harness = await startHarness({ digestRoot: root });
 
@@ -280,6 +377,84 @@ describe("conductor status, list, pull and cancel", () => {
     ]);
   });
 
+  it("list pages with --page-token and --all", async () => {
+    const harness = await startHarness();
+    const jobs = [];
+    for (let i = 0; i < 5; i++) jobs.push(await startExternalJob(harness));
+    const newestFirst = jobs.map((job) => String(job.ticket)).reverse();
+    const ticketColumn = (stdout: string) =>
+      stdout
+        .trim()
+        .split("\n")
+        .slice(1)
+        .map((row) => row.split(/\s+/)[0]);
+
+    const first = await cli(harness, ["list", "--limit", "2"]);
+    const token = /--page-token (\S+)/.exec(first.stderr)?.[1] ?? "";
+    const second = await cli(harness, ["list", "--limit", "2", "--page-token", token]);
+    const all = await cli(harness, ["list", "--limit", "2", "--all", "--json"]);
+
+    expect(first.code).toBe(0);
+    expect(ticketColumn(first.stdout)).toEqual(newestFirst.slice(0, 2));
+    expect(first.stderr).toMatch(
+      /^more tickets exist: add --page-token \S+ for the next/,
+    );
+    expect(second.code).toBe(0);
+    expect(ticketColumn(second.stdout)).toEqual(newestFirst.slice(2, 4));
+    const [response] = jsonLines(all.stdout) as {
+      tickets: { ticket: string }[];
+      nextPageToken: string;
+    }[];
+    expect(response?.tickets.map((status) => status.ticket)).toEqual(newestFirst);
+    expect(response?.nextPageToken).toBe("");
+    expect(all.stderr).toBe("");
+  });
+
+  it("list prints no hint on the last page", async () => {
+    const harness = await startHarness();
+    await startExternalJob(harness);
+    await startExternalJob(harness);
+
+    const result = await cli(harness, ["list", "--limit", "2"]);
+    const json = await cli(harness, ["list", "--limit", "2", "--json"]);
+
+    expect(result.stderr).toBe("");
+    expect(jsonLines(json.stdout)[0]?.nextPageToken).toBe("");
+  });
+
+  it("list and status escape control characters", async () => {
+    const harness = await startHarness();
+    // The store takes any kind; Exec would reject this one.
+    const kind = "evil\x1b[2J\nkind\u202e";
+    const { ticket, lease } = await startExternalJob(harness, kind);
+    await harness.server.conductor.finish(ticket, lease, {
+      code: 13,
+      message: "bad\x1b]0;title\x07\r\nline",
+    });
+
+    const list = await cli(harness, ["list"]);
+    const status = await cli(harness, ["status", String(ticket)]);
+    const pull = await cli(harness, ["pull", String(ticket)]);
+
+    expect(list.code).toBe(0);
+    const rows = list.stdout.trim().split("\n");
+    expect(rows).toHaveLength(2);
+    expect(rows[1]?.split(/\s+/).slice(0, 3)).toEqual([
+      String(ticket),
+      "evil\\x1b[2J\\nkind\\u202e",
+      "failed",
+    ]);
+    expect(status.stdout).toMatch(/^kind\s+evil\\x1b\[2J\\nkind\\u202e$/m);
+    expect(status.stdout).toMatch(/^error\s+INTERNAL: bad\\x1b]0;title\\x07\\r\\nline$/m);
+    expect(pull.code).toBe(4);
+    expect(pull.stderr).toBe(
+      "conductor: job failed with INTERNAL: bad\\x1b]0;title\\x07\\r\\nline\n",
+    );
+    for (const output of [list.stdout, status.stdout, pull.stderr]) {
+      expect(output.replaceAll("\n", "")).not.toMatch(/[\p{Cc}\u202e]/u);
+    }
+  });
+
   it("list rejects an unknown state with exit code 2", async () => {
     const harness = await startHarness();
 
@@ -358,7 +533,7 @@ describe("conductor runners and connection errors", () => {
     const json = await cli(harness, ["runners", "--json"]);
 
     expect(human.stdout).toBe("no runners connected\n");
-    expect(jsonLines(json.stdout)).toEqual([{ runners: [], nextPageToken: "" }]);
+    expect(jsonLines(json.stdout)).toEqual([{ runners: [] }]);
   });
 
   it("exits 1 and names the address when no server listens", async () => {
@@ -373,7 +548,38 @@ describe("conductor runners and connection errors", () => {
   });
 });
 
-describe("conductor runners without RunnerService", () => {
+describe("conductor --address", () => {
+  it.each(["", "127.0.0.1:99999", "127.0.0.1:0", "a b:1", "[fe80::zz]:1", "localhost"])(
+    "rejects %j with exit code 2",
+    async (address) => {
+      const result = await runCli(["status", "1", "--address", address]);
+
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(
+        `option '--address <address>' argument '${address}' is invalid`,
+      );
+      expect(result.stderr).toContain("must be host:port or [ipv6]:port");
+    },
+  );
+
+  it("names CONDUCTOR_ADDRESS when its value is invalid", async () => {
+    const result = await runCli(["list"], { env: { CONDUCTOR_ADDRESS: "nowhere" } });
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("value 'nowhere' from env 'CONDUCTOR_ADDRESS'");
+  });
+
+  it("passes a unix: target on to gRPC", async () => {
+    const socket = path.join(root, "no.sock");
+
+    const result = await runCli(["status", "1", "--address", `unix:${socket}`]);
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`conductor server at unix:${socket} is unavailable`);
+  });
+});
+
+describe("conductor runners with a stand-in server", () => {
   let bare: Server | undefined;
 
   afterEach(() => {
@@ -381,7 +587,32 @@ describe("conductor runners without RunnerService", () => {
     bare = undefined;
   });
 
-  it("exits 1 with an explanation", async () => {
+  it("runners escapes control characters", async () => {
+    bare = createServer();
+    bare.add(serviceDefinition(RunnerService), {
+      async *connect() {},
+      finish: async () => ({}),
+      listRunners: async () => ({
+        runners: [
+          {
+            runnerId: "r\x1b[1m",
+            name: "name\nnext",
+            kinds: ["a\tb"],
+            concurrency: 1,
+          },
+        ],
+      }),
+    } as never);
+    const port = await bare.listen("127.0.0.1:0");
+
+    const result = await runCli(["runners", "--address", `127.0.0.1:${port}`]);
+
+    expect(result.code).toBe(0);
+    const [, row] = result.stdout.trim().split("\n");
+    expect(row?.split(/\s+/).slice(0, 3)).toEqual(["r\\x1b[1m", "name\\nnext", "a\\tb"]);
+  });
+
+  it("exits 1 without RunnerService", async () => {
     bare = createServer();
     bare.add(HealthDefinition, HealthServiceImpl());
     const port = await bare.listen("127.0.0.1:0");

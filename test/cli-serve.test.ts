@@ -46,6 +46,39 @@ describe("conductor serve settings", () => {
       'invalid --listen "localhost": address "localhost" must be host:port',
     ],
     [
+      "listen host with a space",
+      ["--listen", " 127.0.0.1:0"],
+      {},
+      'invalid --listen " 127.0.0.1:0": host " 127.0.0.1" in address " 127.0.0.1:0" ' +
+        "is not a host name or IPv4 address; the address must be host:port, " +
+        "[ipv6]:port or :port",
+    ],
+    [
+      "listen IPv4 address out of range",
+      ["--listen", "256.1.1.1:0"],
+      {},
+      'invalid --listen "256.1.1.1:0": host "256.1.1.1"',
+    ],
+    [
+      "listen host name",
+      ["--listen", "a b:0"],
+      {},
+      'invalid --listen "a b:0": host "a b"',
+    ],
+    [
+      "listen IPv6 address",
+      [],
+      { CONDUCTOR_LISTEN: "[fe80::zz]:0" },
+      'invalid CONDUCTOR_LISTEN (--listen) "[fe80::zz]:0": "fe80::zz" in address ' +
+        '"[fe80::zz]:0" is not an IPv6 address; the address must be host:port',
+    ],
+    [
+      "metrics host",
+      ["--metrics-address", "999.0.0.1:0"],
+      {},
+      'invalid --metrics-address "999.0.0.1:0": host "999.0.0.1"',
+    ],
+    [
       "metrics port",
       ["--metrics-address", "127.0.0.1:70000"],
       {},
@@ -70,6 +103,13 @@ describe("conductor serve settings", () => {
       "invalid CONDUCTOR_GRACE_PERIOD_MS",
     ],
     ["runner kinds", ["--runner-kinds", "a,,b"], {}, "with no empty kind"],
+    [
+      "runner kind that is built in",
+      [],
+      { CONDUCTOR_RUNNER_KINDS: "alpha,digest" },
+      'invalid CONDUCTOR_RUNNER_KINDS (--runner-kinds) "alpha,digest": must leave ' +
+        "out built-in kinds, which the server runs itself: digest",
+    ],
   ];
 
   it.each(invalid)(
@@ -109,6 +149,24 @@ describe("conductor serve settings", () => {
     }
   });
 
+  it("operations guide lists the log messages of serve", async () => {
+    const guide = await readFile(
+      new URL("../docs/operations.md", import.meta.url),
+      "utf8",
+    );
+    const messages = [
+      "server started",
+      "shutdown started",
+      "grace period ended: ending the calls still open",
+      "second signal during shutdown: exiting at once",
+      "shutdown complete",
+      "handler failed",
+      "handler ended after its call ended",
+    ];
+
+    for (const message of messages) expect(guide).toContain(`\`${message}\``);
+  });
+
   it("operations guide documents each flag and variable", async () => {
     const guide = await readFile(
       new URL("../docs/operations.md", import.meta.url),
@@ -142,7 +200,11 @@ describe("conductor serve", () => {
       maxData: 7,
       timeoutMs: 9000,
       logLevel: "info",
+      runnerKinds: null,
     });
+    expect(Object.keys(started?.settings as object)).toEqual(
+      SERVE_SETTINGS.map((setting) => setting.key),
+    );
     expect(result.code).toBe(0);
   });
 
@@ -189,7 +251,14 @@ describe("conductor serve", () => {
     const result = await runCli(["serve", "--listen", harness.address]);
 
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain("cannot start the server");
+    expect(result.stderr).toMatch(/^conductor: cannot start the server: [^\n]*\n$/);
+    expect(jsonLines(result.stdout)).toEqual([
+      expect.objectContaining({
+        level: "error",
+        component: "grpc-js",
+        msg: expect.stringContaining("No address added"),
+      }),
+    ]);
   });
 
   it("rejects an unknown command with exit code 2", async () => {

@@ -8,12 +8,41 @@ import {
 import { deadlineMiddleware } from "nice-grpc-client-middleware-deadline";
 import { errorDetailsClientMiddleware } from "nice-grpc-error-details";
 import { RunnerService } from "../gen/conductor/v1/runner_pb.js";
+import { splitHostPort } from "../observability/address.js";
 import { conductorDefinition } from "../service/conductor-service.js";
 import { serviceDefinition } from "../service/definition.js";
 import { CliError, ExitCode, errorReason } from "./exit-codes.js";
+import { escapeControlCharacters } from "./format.js";
 
 /** Server address used when neither --address nor CONDUCTOR_ADDRESS is set. */
 export const DEFAULT_ADDRESS = "127.0.0.1:50051";
+
+/** Schemes of gRPC targets that --address passes to grpc-js unchecked. */
+const TARGET_SCHEMES = ["dns:", "ipv4:", "ipv6:", "unix:", "unix-abstract:"];
+
+/**
+ * Checks a server address: host:port or [ipv6]:port with a port from 1 to
+ * 65535, or a gRPC target that starts with a scheme grpc-js resolves, such
+ * as unix:/run/conductor.sock. Returns the address unchanged; throws a
+ * RangeError that names the expected forms.
+ */
+export function checkAddress(address: string): string {
+  const scheme = TARGET_SCHEMES.find((prefix) => address.startsWith(prefix));
+  if (scheme !== undefined && address.length > scheme.length) return address;
+  let valid = false;
+  try {
+    const { host, port } = splitHostPort(address);
+    valid = host !== "" && port >= 1;
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+  }
+  if (!valid) {
+    throw new RangeError(
+      "must be host:port or [ipv6]:port with a port from 1 to 65535, or unix:PATH",
+    );
+  }
+  return address;
+}
 
 /** Deadline of one unary call, on top of any wait the call requests. */
 export const CALL_TIMEOUT_MS = 30_000;
@@ -62,13 +91,18 @@ export function explainClientError(error: unknown, address: string): unknown {
   // The server gave its reason, so a hint about the address would mislead.
   if (errorReason(error) !== undefined) return error;
   return new CliError(
-    `conductor server at ${address} is unavailable: ${error.details} ` +
+    `conductor server at ${address} is unavailable: ` +
+      `${escapeControlCharacters(error.details)} ` +
       "(check --address or CONDUCTOR_ADDRESS, and that the server runs)",
     ExitCode.error,
   );
 }
 
-/** Describes a gRPC error in one line: its details and status name. */
+/**
+ * Describes a gRPC error in one line: its details, with control characters
+ * escaped, and its status name.
+ */
 export function describeClientError(error: ClientError): string {
-  return `${error.details} (${Status[error.code] ?? error.code})`;
+  const details = escapeControlCharacters(error.details);
+  return `${details} (${Status[error.code] ?? error.code})`;
 }

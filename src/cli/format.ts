@@ -15,14 +15,48 @@ export function stateName(state: JobState): string {
   return name.toLowerCase();
 }
 
-/** Formats a payload on one line: JSON as compact JSON, text as is, bytes as base64. */
+/**
+ * Control characters (C0, DEL, C1), line and paragraph separators, and the
+ * Unicode bidirectional controls, which can reorder the text a terminal
+ * shows.
+ */
+const UNSAFE_CHARACTERS = /[\p{Cc}\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
+
+const SHORT_ESCAPES: Readonly<Record<string, string>> = {
+  "\n": "\\n",
+  "\r": "\\r",
+  "\t": "\\t",
+};
+
+/**
+ * Returns `text` with every character that could move the cursor, change
+ * the terminal's state or break a line replaced by an escape: \n, \r, \t,
+ * \xHH or \uHHHH. Applied to every server-provided string in human-readable
+ * output. Backslashes are kept as they are, so an escape and the same text
+ * typed literally look alike.
+ */
+export function escapeControlCharacters(text: string): string {
+  return text.replace(UNSAFE_CHARACTERS, (character) => {
+    const short = SHORT_ESCAPES[character];
+    if (short !== undefined) return short;
+    const code = character.charCodeAt(0);
+    return code < 0x100
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+
+/**
+ * Formats a payload on one line: JSON as compact JSON, text with control
+ * characters escaped, bytes as base64.
+ */
 export function formatPayload(payload: Payload | undefined): string {
   const data = payload?.data;
   switch (data?.case) {
     case "json":
       return JSON.stringify(toJson(ValueSchema, data.value));
     case "text":
-      return data.value;
+      return escapeControlCharacters(data.value);
     case "binary":
       return `(${data.value.byteLength} bytes) ${Buffer.from(data.value).toString("base64")}`;
     default:
@@ -84,7 +118,7 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
 export function formatStatus(status: TicketStatus, nowMs: number): string {
   const rows: [string, string][] = [
     ["ticket", String(status.ticket)],
-    ["kind", status.kind],
+    ["kind", escapeControlCharacters(status.kind)],
     ["state", `${stateName(status.state)} (attempt ${status.attempt})`],
     [
       "results",
@@ -95,7 +129,7 @@ export function formatStatus(status: TicketStatus, nowMs: number): string {
   ];
   if (status.error) {
     const code = Status[status.error.code] ?? String(status.error.code);
-    rows.push(["error", `${code}: ${status.error.message}`]);
+    rows.push(["error", `${code}: ${escapeControlCharacters(status.error.message)}`]);
   }
   const times: [string, Timestamp | undefined][] = [
     ["created", status.createTime],

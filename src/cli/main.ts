@@ -3,6 +3,7 @@ import { CommanderError } from "commander";
 import { ClientError, Status } from "nice-grpc";
 import { describeClientError } from "./client.js";
 import { CliError, ExitCode, errorReason, exitCodeOf } from "./exit-codes.js";
+import { escapeControlCharacters } from "./format.js";
 import { createProgram } from "./program.js";
 
 /** Writes what went wrong to stderr and returns the exit code. */
@@ -22,7 +23,7 @@ function describe(error: unknown): string {
   if (error instanceof ClientError) {
     if (errorReason(error) === "JOB_FAILED") {
       const code = Status[error.code] ?? error.code;
-      return `job failed with ${code}: ${error.details}`;
+      return `job failed with ${code}: ${escapeControlCharacters(error.details)}`;
     }
     return describeClientError(error);
   }

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
-import { connect, DEFAULT_ADDRESS, explainClientError } from "./client.js";
+import { checkAddress, connect, DEFAULT_ADDRESS, explainClientError } from "./client.js";
 import { CliError, ExitCode } from "./exit-codes.js";
-import { parseTicket } from "./input.js";
+import { DEFAULT_MAX_INPUT_BYTES, parseTicket } from "./input.js";
 import { serve } from "./serve.js";
 import { parseServeSettings, SERVE_SETTINGS } from "./serve-settings.js";
 import {
@@ -97,6 +97,14 @@ function clientCommands(): Command[] {
         .default(0)
         .argParser(wholeNumber(0, 2 ** 32 - 1)),
     )
+    .addOption(
+      new Option(
+        "--max-input-bytes <bytes>",
+        "largest job input read, in bytes; no more than the server's --max-message-bytes",
+      )
+        .default(DEFAULT_MAX_INPUT_BYTES)
+        .argParser(wholeNumber(1, 2 ** 31 - 1)),
+    )
     .option("--watch", "follow the job's results like `watch` after starting it")
     .addOption(maxReconnectsOption())
     .action(
@@ -156,13 +164,22 @@ function clientCommands(): Command[] {
     )
     .option("--kind <kind>", "only tickets of this job kind")
     .addOption(
-      new Option("--limit <count>", "most tickets to list")
+      new Option("--limit <count>", "most tickets to list, or per page with --all")
         .default(100)
         .argParser(wholeNumber(1, 1000)),
     )
+    .option(
+      "--page-token <token>",
+      "start at the page that an earlier list named in its hint or nextPageToken",
+    )
+    .option("--all", "list every matching ticket, fetching page after page")
     .action(
       withConnection(async (connection, options) => {
-        await listTickets(connection, { ...options, json: Boolean(options.json) });
+        await listTickets(connection, {
+          ...options,
+          all: Boolean(options.all),
+          json: Boolean(options.json),
+        });
       }),
     );
 
@@ -191,9 +208,13 @@ function clientCommand(nameAndArgs: string, description: string): Command {
   return command
     .description(description)
     .addOption(
-      new Option("--address <address>", "conductor server as host:port")
+      new Option(
+        "--address <address>",
+        "conductor server as host:port, [ipv6]:port or unix:PATH",
+      )
         .env("CONDUCTOR_ADDRESS")
-        .default(DEFAULT_ADDRESS),
+        .default(DEFAULT_ADDRESS)
+        .argParser(usageCheck(checkAddress)),
     )
     .option("--json", "write JSON instead of human-readable text");
 }
@@ -232,6 +253,18 @@ function withConnection<Args extends any[]>(
       throw explainClientError(error, options.address);
     } finally {
       connection.close();
+    }
+  };
+}
+
+/** Turns the RangeError of `check` into the error commander reports as usage. */
+function usageCheck<T>(check: (raw: string) => T) {
+  return (raw: string): T => {
+    try {
+      return check(raw);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      throw new InvalidArgumentError(error.message);
     }
   };
 }

@@ -2,7 +2,7 @@ import { statSync } from "node:fs";
 import path from "node:path";
 import { splitHostPort } from "../observability/address.js";
 import { LOG_LEVELS, type LogLevel } from "../observability/logger.js";
-import { DEFAULT_OPTIONS } from "../server.js";
+import { BUILT_IN_KINDS, DEFAULT_OPTIONS } from "../server.js";
 
 /** Largest delay Node.js timers take (2^31 - 1 ms, about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -133,7 +133,7 @@ export const SERVE_SETTINGS: readonly SettingDefinition[] = [
     valueName: "kinds",
     env: "CONDUCTOR_RUNNER_KINDS",
     description:
-      "comma-separated job kinds runners may serve; empty lets runners serve any kind that is not built in",
+      "comma-separated job kinds runners may serve, none of them built in; empty lets runners serve any kind that is not built in",
     defaultRaw: "",
     defaultText: '"" (any kind)',
     parse: kindList,
@@ -225,14 +225,18 @@ export function parseServeSettings(raw: (definition: SettingDefinition) => RawSe
   return settings as unknown as ServeSettings;
 }
 
-/** Returns the settings as the start-up log shows them, secrets replaced. */
+/**
+ * Returns the settings as the start-up log shows them: secrets replaced,
+ * and unset ones (an empty --runner-kinds) as null, because JSON drops
+ * undefined values.
+ */
 export function settingsForLog(
   settings: ServeSettings,
   definitions: readonly SettingDefinition[] = SERVE_SETTINGS,
 ): Record<string, unknown> {
   const shown: Record<string, unknown> = {};
   for (const { key, secret } of definitions) {
-    shown[key] = secret ? "[redacted]" : settings[key];
+    shown[key] = secret ? "[redacted]" : (settings[key] ?? null);
   }
   return shown;
 }
@@ -252,6 +256,12 @@ function kindList(raw: string): readonly string[] | undefined {
   const kinds = raw.split(",").map((kind) => kind.trim());
   if (kinds.some((kind) => kind === "")) {
     throw new RangeError("must be job kinds separated by commas, with no empty kind");
+  }
+  const builtIn = kinds.filter((kind) => BUILT_IN_KINDS.includes(kind));
+  if (builtIn.length > 0) {
+    throw new RangeError(
+      `must leave out built-in kinds, which the server runs itself: ${builtIn.join(", ")}`,
+    );
   }
   return kinds;
 }

@@ -1,4 +1,6 @@
 import { constants } from "node:os";
+import { format } from "node:util";
+import { setLogger } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { createLogger } from "../observability/logger.js";
 import { type ConductorServer, startServer } from "../server.js";
@@ -13,6 +15,7 @@ import { type ServeSettings, settingsForLog } from "./serve-settings.js";
  */
 export async function serve(settings: ServeSettings): Promise<void> {
   const logger = createLogger(settings.logLevel);
+  routeGrpcLogs(logger);
   const server = await startServer({
     ...settings,
     address: settings.listen,
@@ -33,6 +36,21 @@ export async function serve(settings: ServeSettings): Promise<void> {
     "server started",
   );
   await stopped;
+}
+
+/**
+ * Sends the log lines of grpc-js, such as "No address added" when the
+ * port is taken, to `logger` as JSON lines marked `component: "grpc-js"`,
+ * instead of as plain text on stderr. grpc-js keeps one logger per
+ * process, so this affects every server and client in it.
+ */
+function routeGrpcLogs(logger: Logger): void {
+  const grpcLogger = logger.child({ component: "grpc-js" });
+  setLogger({
+    error: (...args: unknown[]) => grpcLogger.error(format(...args)),
+    info: (...args: unknown[]) => grpcLogger.info(format(...args)),
+    debug: (...args: unknown[]) => grpcLogger.debug(format(...args)),
+  });
 }
 
 function untilShutDown(server: ConductorServer, gracePeriodMs: number, logger: Logger) {

@@ -7,6 +7,7 @@ import {
   ListTicketsResponseSchema,
   type PullResponse,
   PullResponseSchema,
+  type TicketStatus,
   TicketStatusSchema,
 } from "../gen/conductor/v1/conductor_pb.js";
 import { JobState } from "../gen/conductor/v1/payload_pb.js";
@@ -14,6 +15,7 @@ import { ListRunnersResponseSchema } from "../gen/conductor/v1/runner_pb.js";
 import { type Connection, callDeadline } from "./client.js";
 import { CliError, ExitCode, errorReason } from "./exit-codes.js";
 import {
+  escapeControlCharacters,
   formatAge,
   formatProgress,
   formatResult,
@@ -60,28 +62,63 @@ export async function showStatus(
   else process.stdout.write(formatStatus(shown, Date.now()));
 }
 
-/** Filters of `list`. */
+/** Filters and paging of `list`. */
 export interface ListOptions extends OutputOptions {
   readonly state?: string | undefined;
   readonly kind?: string | undefined;
+  /** Tickets per page. */
   readonly limit: number;
+  /** Token of the first page to fetch, printed by an earlier `list`. */
+  readonly pageToken?: string | undefined;
+  /** Fetch page after page until no ticket is left. */
+  readonly all: boolean;
 }
 
-/** Prints the live tickets, newest first. */
+/**
+ * Prints one page of live tickets, newest first, or every page with
+ * `all`. When more tickets exist, human-readable output ends with a hint
+ * on stderr that names the next page token; JSON output carries it as
+ * nextPageToken.
+ */
 export async function listTickets(connection: Connection, options: ListOptions) {
-  const response = await connection.conductor.listTickets(
-    {
-      state: options.state ? stateFromName(options.state) : JobState.UNSPECIFIED,
-      kind: options.kind ?? "",
-      pageSize: options.limit,
-    },
-    { deadline: callDeadline() },
-  );
+  const request = {
+    state: options.state ? stateFromName(options.state) : JobState.UNSPECIFIED,
+    kind: options.kind ?? "",
+    pageSize: options.limit,
+  };
+  const fetchPage = (pageToken: string) =>
+    connection.conductor.listTickets(
+      { ...request, pageToken },
+      { deadline: callDeadline() },
+    );
+  let page = await fetchPage(options.pageToken ?? "");
+  const tickets = [...page.tickets];
+  // This server never sends an empty page with a token, but such a page
+  // would make the loop run forever.
+  while (options.all && page.nextPageToken !== "" && page.tickets.length > 0) {
+    page = await fetchPage(page.nextPageToken);
+    tickets.push(...page.tickets);
+  }
+  const response = create(ListTicketsResponseSchema, {
+    tickets,
+    nextPageToken: options.all ? "" : page.nextPageToken,
+  });
   if (options.json) {
     printJson(ListTicketsResponseSchema, response);
     return;
   }
-  if (response.tickets.length === 0) {
+  printTicketTable(response.tickets);
+  if (response.nextPageToken !== "") {
+    process.stderr.write(
+      `more tickets exist: add --page-token ` +
+        `${escapeControlCharacters(response.nextPageToken)} for the next ` +
+        "page, or --all for every page\n",
+    );
+  }
+}
+
+function printTicketTable(tickets: readonly TicketStatus[]): void {
+  if (tickets.length === 0) {
     process.stdout.write("no tickets\n");
     return;
   }
@@ -96,9 +133,9 @@ export async function listTickets(connection: Connection, options: ListOptions) 
     "BUFFERED",
     "PROGRESS",
   ];
-  const rows = response.tickets.map((status) => [
+  const rows = tickets.map((status) => [
     String(status.ticket),
-    status.kind,
+    escapeControlCharacters(status.kind),
     stateName(status.state),
     status.createTime ? formatAge(nowMs - timestampMs(status.createTime)) : "-",
     String(status.pushedCount),
@@ -226,9 +263,9 @@ export async function listRunners(connection: Connection, options: OutputOptions
     "CONNECTED",
   ];
   const rows = response.runners.map((runner) => [
-    runner.runnerId,
-    runner.name,
-    runner.kinds.join(","),
+    escapeControlCharacters(runner.runnerId),
+    escapeControlCharacters(runner.name),
+    escapeControlCharacters(runner.kinds.join(",")),
     String(runner.activeJobs),
     String(runner.concurrency),
     runner.draining ? "yes" : "no",

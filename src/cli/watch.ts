@@ -9,7 +9,7 @@ import {
 } from "../gen/conductor/v1/payload_pb.js";
 import type { Connection } from "./client.js";
 import { errorReason } from "./exit-codes.js";
-import { formatResult } from "./format.js";
+import { escapeControlCharacters, formatResult } from "./format.js";
 import { JSON_OPTIONS } from "./json.js";
 import { ProgressLine } from "./progress-bar.js";
 
@@ -65,7 +65,7 @@ export async function watchTicket(
         const backoffMs = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** reconnects);
         reconnects += 1;
         printer.notice(
-          `stream broke (${error.details}); resuming after sequence ` +
+          `stream broke (${escapeControlCharacters(error.details)}); resuming after sequence ` +
             `${lastSequence ?? "none"} in ${backoffMs} ms`,
         );
         await delay(backoffMs);
