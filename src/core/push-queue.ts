@@ -70,6 +70,11 @@ export class PushQueue {
     return stored;
   }
 
+  /** True while some push waits. */
+  get waiting(): boolean {
+    return this.#pending.length > 0;
+  }
+
   /** Results of waiting pushes not stored yet. */
   get waitingResultCount(): number {
     let count = 0;

@@ -5,6 +5,31 @@ export interface WaitCount {
   value: number;
 }
 
+/** Callbacks to run when a signal aborts, for signals that waits listen to. */
+const abortCallbacks = new WeakMap<AbortSignal, Set<() => void>>();
+
+/**
+ * Runs `callback` once `signal` aborts and returns a function that
+ * cancels that. A stream's signal sees a wait per message, so each signal
+ * gets a single event listener the first time, because adding and removing
+ * one per wait cost more than the rest of a wake-up.
+ */
+function listenForAbort(signal: AbortSignal, callback: () => void): () => void {
+  let callbacks = abortCallbacks.get(signal);
+  if (!callbacks) {
+    const created = new Set<() => void>();
+    abortCallbacks.set(signal, created);
+    const runAll = () => {
+      for (const run of [...created]) run();
+    };
+    signal.addEventListener("abort", runAll, { once: true });
+    callbacks = created;
+  }
+  const registered = callbacks;
+  registered.add(callback);
+  return () => registered.delete(callback);
+}
+
 /**
  * The reads of one ticket that wait for a change, woken oldest first.
  * A wait ends on a wake-up, on its timeout, or by rejecting when its
@@ -28,7 +53,7 @@ export class WaitList {
       const cleanUp = () => {
         clearTimeout(timer);
         if (this.#waiters.delete(wake)) this.#count.value -= 1;
-        signal?.removeEventListener("abort", abort);
+        stopListening?.();
       };
       const wake = () => {
         cleanUp();
@@ -44,7 +69,7 @@ export class WaitList {
       const timer = timeoutMs <= MAX_TIMER_MS ? setTimeout(wake, timeoutMs) : undefined;
       this.#waiters.add(wake);
       this.#count.value += 1;
-      signal?.addEventListener("abort", abort, { once: true });
+      const stopListening = signal && listenForAbort(signal, abort);
     });
   }
 
