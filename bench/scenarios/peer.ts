@@ -1,6 +1,15 @@
+import { create } from "@bufbuild/protobuf";
 import { type Job, Queue, QueueEvents, Worker } from "bullmq";
 import { type JobContext, textPayload } from "../../clients/ts/src/index.js";
-import { expectResults, subscribeAndCount } from "../lib/conductor-calls.js";
+import { PayloadSchema } from "../../src/gen/conductor/v1/payload_pb.js";
+import {
+  CONDUCTOR_PATHS,
+  expectResults,
+  finishJob,
+  leasedJob,
+  subscribeAndCount,
+} from "../lib/conductor-calls.js";
+import { encodePushStreamRequest } from "../lib/messages.js";
 import { RawClient } from "../lib/raw-client.js";
 import { RedisServer } from "../lib/redis.js";
 import { type Row, ratioAtLeast, type Section } from "../lib/report.js";
@@ -44,6 +53,14 @@ export const peerScenario: Scenario = {
         target: ratioAtLeast(conductorRate, bullmqRate, 20),
       });
     }
+    const stream = median(await pushStreamRates(options, count));
+    const bullmqPipelined = rows.at(-1)?.reference?.value ?? Number.NaN;
+    rows.push({
+      label: "PushStream, not awaiting each",
+      value: { value: stream, unit: "per-second" },
+      reference: { value: bullmqPipelined, unit: "per-second" },
+      target: ratioAtLeast(stream, bullmqPipelined, 20),
+    });
     return {
       title: "7. Partial results of one job: conductor and BullMQ",
       legend:
@@ -56,6 +73,9 @@ export const peerScenario: Scenario = {
           "a QueueEvents listener, with redis-server on loopback",
         "awaiting: the job waits for each report to be stored before the next; not " +
           "awaiting: it sends all reports, then waits for the last",
+        "PushStream: a leased job writes one PushStream message per partial result, " +
+          "from the lease to the last result received; its reference is BullMQ's " +
+          "figure without awaiting",
       ],
     } satisfies Section;
   },
@@ -90,6 +110,32 @@ async function conductorRates(options: RunOptions, mode: Mode, count: number) {
   } finally {
     client.close();
     await runner.close();
+    await server.stop();
+  }
+}
+
+/** Partial results per second over one PushStream, one message per result. */
+async function pushStreamRates(options: RunOptions, count: number) {
+  const server = await startConductor(options, "peer-stream", { maxData: 1000 });
+  const client = new RawClient(addressOf(server));
+  const payload = create(PayloadSchema, { data: { case: "text", value: PARTIAL } });
+  try {
+    await client.connect();
+    const round = async () => {
+      const startMs = performance.now();
+      const job = await leasedJob(server);
+      const message = encodePushStreamRequest(job.ticket, job.lease, [payload]);
+      const delivered = subscribeAndCount(client, job.ticket);
+      const writer = client.clientStream(CONDUCTOR_PATHS.pushStream);
+      for (let i = 0; i < count; i++) await writer.write(message);
+      await writer.end();
+      await finishJob(server, job);
+      expectResults(await delivered, count, "Subscribe");
+      return (count / (performance.now() - startMs)) * 1000;
+    };
+    return await rounds(options, round);
+  } finally {
+    client.close();
     await server.stop();
   }
 }
