@@ -533,7 +533,7 @@ describe("conductor runners and connection errors", () => {
     const json = await cli(harness, ["runners", "--json"]);
 
     expect(human.stdout).toBe("no runners connected\n");
-    expect(jsonLines(json.stdout)).toEqual([{ runners: [] }]);
+    expect(jsonLines(json.stdout)).toEqual([{ runners: [], nextPageToken: "" }]);
   });
 
   it("exits 1 and names the address when no server listens", async () => {
