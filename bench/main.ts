@@ -105,4 +105,10 @@ async function main(): Promise<void> {
   if (jsonPath) writeFileSync(jsonPath, `${JSON.stringify(sections, null, 2)}\n`);
 }
 
-await main();
+try {
+  await main();
+} catch (error) {
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`bench: ${message}`);
+  process.exitCode = 1;
+}
