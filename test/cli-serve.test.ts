@@ -39,6 +39,7 @@ describe("conductor serve settings", () => {
     ["queue limit", ["--max-queued-jobs", "-1"], {}, 'invalid --max-queued-jobs "-1"'],
     ["runner timeout", ["--runner-timeout-ms", "2"], {}, "from 3 to 2147483647"],
     ["message size", ["--max-message-bytes", "10"], {}, "bytes from 1024 to 2147483647"],
+    ["retained bytes", ["--retain-bytes", "-1"], {}, 'invalid --retain-bytes "-1"'],
     [
       "listen address",
       ["--listen", "localhost"],

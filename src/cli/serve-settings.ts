@@ -1,11 +1,11 @@
 import { statSync } from "node:fs";
 import path from "node:path";
+import { DEFAULT_RETAIN_BYTES } from "../core/memory-store.js";
+import { MAX_TIMER_MS } from "../core/timers.js";
 import { splitHostPort } from "../observability/address.js";
 import { LOG_LEVELS, type LogLevel } from "../observability/logger.js";
 import { BUILT_IN_KINDS, DEFAULT_OPTIONS } from "../server.js";
 
-/** Largest delay Node.js timers take (2^31 - 1 ms, about 24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Largest count or size setting; gRPC message limits are 32-bit too. */
 const MAX_INT32 = 2 ** 31 - 1;
 
@@ -20,6 +20,7 @@ export interface ServeSettings {
   readonly runnerTimeoutMs: number;
   readonly runnerKinds: readonly string[] | undefined;
   readonly maxMessageBytes: number;
+  readonly retainBytes: number;
   readonly digestRoot: string;
   readonly metricsAddress: string;
   readonly logLevel: LogLevel;
@@ -147,6 +148,17 @@ export const SERVE_SETTINGS: readonly SettingDefinition[] = [
     defaultRaw: String(DEFAULT_OPTIONS.maxMessageBytes),
     defaultText: `${DEFAULT_OPTIONS.maxMessageBytes} (4 MiB)`,
     parse: integer(1024, MAX_INT32, "bytes"),
+  }),
+  define({
+    key: "retainBytes",
+    flag: "--retain-bytes",
+    valueName: "bytes",
+    env: "CONDUCTOR_RETAIN_BYTES",
+    description:
+      "payload bytes of delivered results kept per ticket so that a broken Subscribe can resume (at least max-data results are kept)",
+    defaultRaw: String(DEFAULT_RETAIN_BYTES),
+    defaultText: `${DEFAULT_RETAIN_BYTES} (1 MiB)`,
+    parse: integer(0, MAX_INT32, "bytes"),
   }),
   define({
     key: "digestRoot",

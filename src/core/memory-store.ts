@@ -40,6 +40,9 @@ import { type WaitCount, WaitList } from "./wait-list.js";
 
 const EMPTY_INPUT = create(PayloadSchema);
 
+/** Payload bytes of delivered results kept per ticket unless set. */
+export const DEFAULT_RETAIN_BYTES = 1 << 20;
+
 /** Limits of the in-memory store. */
 export interface MemoryStoreOptions {
   /** Undelivered results held per ticket before pushes wait. */
@@ -78,7 +81,7 @@ export class MemoryStore implements TicketStore {
     this.#timeoutMs = options.timeoutMs;
     this.#retention = {
       results: options.retainDelivered ?? options.maxData,
-      bytes: options.retainBytes ?? 1 << 20,
+      bytes: options.retainBytes ?? DEFAULT_RETAIN_BYTES,
     };
     this.#maxTickets = options.maxTickets ?? 100_000;
     this.#expiry = new ExpiryQueue(
