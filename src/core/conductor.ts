@@ -1,7 +1,8 @@
 import type { Payload } from "../gen/conductor/v1/payload_pb.js";
-import { NoDataLeftError, UnknownKindError } from "./errors.js";
+import { UnknownKindError } from "./errors.js";
 import { type JobContext, JobError, type JobKind } from "./job.js";
 import { validateKind } from "./kind.js";
+import { type SubscribeOptions, Subscription } from "./subscription.js";
 import type {
   JobFailure,
   JobState,
@@ -40,14 +41,6 @@ export interface QueueReservation {
 export interface ExecOptions {
   /** How often a job whose runner was lost is started again. */
   readonly maxRetries?: number | undefined;
-}
-
-export interface SubscribeOptions {
-  readonly afterSequence?: bigint | undefined;
-  /** Most results per batch and the byte budget of one batch. */
-  readonly maxResults: number;
-  readonly maxBytes: number;
-  readonly signal?: AbortSignal | undefined;
 }
 
 /**
@@ -135,32 +128,11 @@ export class Conductor {
   }
 
   /**
-   * Yields batches of results as they arrive, and batches with only new
-   * progress. Returns after the last result of a successful job; throws the
-   * job's error, JobCancelledError, or what the store throws.
+   * Starts reading the results of `ticket` as they arrive; see
+   * Subscription for what each next() returns and throws.
    */
-  async *subscribe(ticket: bigint, options: SubscribeOptions): AsyncGenerator<ReadBatch> {
-    let afterSequence = options.afterSequence;
-    let progressVersionSeen = 0;
-    for (;;) {
-      const batch = await this.store
-        .read(ticket, {
-          afterSequence,
-          maxResults: options.maxResults,
-          maxBytes: options.maxBytes,
-          waitMs: Number.POSITIVE_INFINITY,
-          progressVersionSeen,
-          signal: options.signal,
-        })
-        .catch(endOfStream);
-      if (!batch) return;
-      const last = batch.results.at(-1);
-      // Replays continue from the last replayed result; once caught up the
-      // stream reads at the shared delivery cursor.
-      if (last) afterSequence = batch.replayed ? last.sequence : undefined;
-      progressVersionSeen = batch.progressVersion;
-      yield batch;
-    }
+  subscribe(ticket: bigint, options: SubscribeOptions): Subscription {
+    return new Subscription(this.store, ticket, options);
   }
 
   /** Cancels the job and tells its work; returns the state afterwards. */
@@ -217,12 +189,6 @@ export class Conductor {
       },
     };
   }
-}
-
-/** Ends a subscription quietly when the job succeeded and all was read. */
-function endOfStream(error: unknown): undefined {
-  if (error instanceof NoDataLeftError) return;
-  throw error;
 }
 
 function failureOf(error: unknown): JobFailure {

@@ -107,14 +107,14 @@ export function conductorService(
     },
 
     async *subscribe(request, context) {
-      const batches = conductor.subscribe(requireTicket(request.ticket), {
+      const reads = conductor.subscribe(requireTicket(request.ticket), {
         afterSequence: request.afterSequence,
         maxResults: limits.maxBatchResults,
         maxBytes: limits.maxBatchBytes,
         signal: context.signal,
       });
       let progressVersion = 0;
-      for await (const batch of batches) {
+      for (let batch = await reads.next(); batch; batch = await reads.next()) {
         const progressChanged = batch.progressVersion !== progressVersion;
         progressVersion = batch.progressVersion;
         yield {
