@@ -11,6 +11,10 @@ import { type Payload, PayloadSchema } from "../gen/conductor/v1/payload_pb.js";
  * Only payloads whose bytes are a plain encoding of their one field are
  * made this way, so the bytes decode to the same payload. Conductor never
  * modifies a payload after it is stored, which keeps the bytes current.
+ *
+ * NOTE: the payload keeps the whole request buffer alive, so one retained
+ * small result can hold a request of up to the message size limit.
+ * Retention counts payload bytes only and does not see this.
  */
 export class EncodedPayload implements Payload {
   readonly $typeName = "conductor.v1.Payload";
