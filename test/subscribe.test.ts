@@ -8,6 +8,7 @@ import {
   errorInfo,
   numbered,
   numberOf,
+  pullCount,
   startExternalJob,
 } from "./support/jobs.js";
 
@@ -137,14 +138,7 @@ describe("Subscribe", () => {
     const harness = await startHarness({ maxData: 2, retainBytes: 0 });
     const { ticket, lease } = await startExternalJob(harness);
     const pushing = harness.client.push({ ticket, lease, results: numbered(6) });
-    for (let taken = 0; taken < 6; ) {
-      const { results } = await harness.client.pull({
-        ticket,
-        maxResults: 2,
-        wait: { seconds: 5n },
-      });
-      taken += results.length;
-    }
+    await pullCount(harness.client, ticket, 6);
     await pushing;
 
     const { code, error } = await drain(
@@ -213,14 +207,7 @@ describe("Subscribe", () => {
     const harness = await startHarness({ maxData: 2 });
     const { ticket, lease } = await startExternalJob(harness);
     const pushing = harness.client.push({ ticket, lease, results: numbered(6) });
-    for (let taken = 0; taken < 6; ) {
-      const { results } = await harness.client.pull({
-        ticket,
-        maxResults: 2,
-        wait: { seconds: 5n },
-      });
-      taken += results.length;
-    }
+    await pullCount(harness.client, ticket, 6);
     await pushing;
     await harness.server.conductor.finish(ticket, lease);
 

@@ -59,3 +59,21 @@ export async function drain<T>(stream: AsyncIterable<T>) {
     return { messages, code: error.code, error };
   }
 }
+
+/** Pulls two at a time until `count` results were taken; returns them. */
+export async function pullCount(
+  client: Harness["client"],
+  ticket: bigint,
+  count: number,
+) {
+  const taken = [];
+  while (taken.length < count) {
+    const { results } = await client.pull({
+      ticket,
+      maxResults: 2,
+      wait: { seconds: 5n },
+    });
+    taken.push(...results);
+  }
+  return taken;
+}
