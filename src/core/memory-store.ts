@@ -4,10 +4,7 @@ import { type Payload, PayloadSchema } from "../gen/conductor/v1/payload_pb.js";
 import {
   CapacityError,
   InvalidArgumentError,
-  JobCancelledError,
-  JobFailedError,
   LeaseMismatchError,
-  NoDataLeftError,
   ResultsNotRetainedError,
   TicketClosedError,
   TicketNotFoundError,
@@ -113,7 +110,6 @@ export class MemoryStore implements TicketStore {
       throw new CapacityError(`too many live tickets: the limit is ${this.#maxTickets}`);
     }
     const ticket = this.#generator.next();
-    const nowMs = Date.now();
     this.#tickets.set(ticket, newRecord(ticket, spec, this.#retention));
     return ticket;
   }
