@@ -32,7 +32,6 @@ import {
   DEFAULT_LIMITS,
 } from "./service/conductor-service.js";
 import { errorMiddleware } from "./service/error-middleware.js";
-import { listTicketsMethod } from "./service/list-tickets.js";
 import { reflectionServices } from "./service/reflection.js";
 import { ShutdownGate } from "./service/shutdown-gate.js";
 
@@ -277,12 +276,7 @@ async function withinMs(ms: number, promise: Promise<unknown>): Promise<boolean>
 }
 
 function addServices(server: Server, conductor: Conductor, health: HealthState) {
-  // NOTE: listTicketsMethod replaces the unpaged listTickets that
-  // conductorService still contains; that one is never called.
-  server.add(conductorDefinition, {
-    ...conductorService(conductor, DEFAULT_LIMITS),
-    listTickets: listTicketsMethod(conductor, DEFAULT_LIMITS.maxPageSize),
-  });
+  server.add(conductorDefinition, conductorService(conductor, DEFAULT_LIMITS));
   server.add(HealthDefinition, HealthServiceImpl(health));
   const files = [
     file_conductor_v1_conductor,

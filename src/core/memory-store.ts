@@ -95,7 +95,7 @@ export class MemoryStore implements TicketStore {
     return this.#tickets.size;
   }
 
-  /** The input a ticket still holds, for diagnostics; none once it ended. */
+  /** Returns the input a live ticket keeps, for diagnostics; none once it ended. */
   inputOf(ticket: bigint): Payload | undefined {
     return this.#tickets.get(ticket)?.spec.input;
   }

@@ -157,9 +157,13 @@ async function listFiles(start: Start, signal: AbortSignal): Promise<FoundFile[]
       else if (entry.isFile()) files.push(found(full));
     }
   }
-  return files.sort((a, b) =>
-    a.relative < b.relative ? -1 : a.relative > b.relative ? 1 : 0,
-  );
+  return files.sort(byRelativePath);
+}
+
+/** Orders files by path in UTF-16 code unit order, the same on every machine. */
+function byRelativePath(a: FoundFile, b: FoundFile): number {
+  if (a.relative === b.relative) return 0;
+  return a.relative < b.relative ? -1 : 1;
 }
 
 async function hashFile(start: Start, file: FoundFile, signal: AbortSignal) {

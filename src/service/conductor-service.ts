@@ -13,10 +13,10 @@ import {
   durationToMs,
   requireTicket,
   snapshotToProto,
-  stateFromProto,
   stateToProto,
 } from "./convert.js";
 import { type ServiceDefinitionOf, serviceDefinition } from "./definition.js";
+import { listTicketsMethod } from "./list-tickets.js";
 import { decodePushRequest } from "./push-decoding.js";
 import { encodePullResponse, encodeSubscribeResponse } from "./result-encoding.js";
 
@@ -38,9 +38,9 @@ export type ConductorServiceImplementation = ServiceImplementation<
 export interface ServiceLimits {
   /** Most results one Pull returns. */
   readonly maxPullResults: number;
-  /** Longest wait one Pull may request, in milliseconds. */
+  /** Maximum wait one Pull may request, in milliseconds. */
   readonly maxWaitMs: number;
-  /** Most results in one Subscribe message. */
+  /** Maximum results in one Subscribe message. */
   readonly maxBatchResults: number;
   /** Payload bytes after which a Subscribe or Pull response takes no more results. */
   readonly maxBatchBytes: number;
@@ -134,14 +134,7 @@ export function conductorService(
       return { status: snapshotToProto(snapshot) };
     },
 
-    async listTickets(request) {
-      const snapshots = await conductor.list({
-        state: stateFromProto(request.state),
-        kind: request.kind || undefined,
-        limit: countField("page_size", request.pageSize, 100, limits.maxPageSize),
-      });
-      return { tickets: snapshots.map(snapshotToProto) };
-    },
+    listTickets: listTicketsMethod(conductor, limits.maxPageSize),
   };
 }
 
