@@ -9,12 +9,7 @@ import {
   PushStreamRequestSchema,
 } from "../gen/conductor/v1/conductor_pb.js";
 import { PayloadSchema } from "../gen/conductor/v1/payload_pb.js";
-import {
-  durationToMs,
-  requireTicket,
-  snapshotToProto,
-  stateToProto,
-} from "./convert.js";
+import { durationToMs, requireTicket, snapshotToProto, stateToProto } from "./convert.js";
 import { type ServiceDefinitionOf, serviceDefinition } from "./definition.js";
 import { listTicketsMethod } from "./list-tickets.js";
 import { decodePushRequest } from "./push-decoding.js";
