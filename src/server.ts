@@ -15,6 +15,14 @@ import {
 import { file_conductor_v1_runner } from "./gen/conductor/v1/runner_pb.js";
 import { file_google_rpc_error_details } from "./gen/google/rpc/error_details_pb.js";
 import { file_grpc_health_v1_health } from "./gen/grpc/health/v1/health_pb.js";
+import {
+  file_grpc_reflection_v1_reflection,
+  ServerReflection as ServerReflectionServiceV1,
+} from "./gen/grpc/reflection/v1/reflection_pb.js";
+import {
+  file_grpc_reflection_v1alpha_reflection,
+  ServerReflection as ServerReflectionServiceV1alpha,
+} from "./gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { digestKind } from "./jobs/digest.js";
 import { JobLog } from "./observability/logger.js";
 import { ConductorMetrics } from "./observability/metrics.js";
@@ -120,6 +128,13 @@ const SERVICE_NAMES = [
   ConductorService.typeName,
   "conductor.v1.RunnerService",
   "grpc.health.v1.Health",
+];
+
+/** Services that reflection lists: the health-checked ones and itself. */
+const REFLECTED_SERVICE_NAMES = [
+  ...SERVICE_NAMES,
+  ServerReflectionServiceV1.typeName,
+  ServerReflectionServiceV1alpha.typeName,
 ];
 
 /** Starts a conductor server on the in-memory store. */
@@ -283,8 +298,11 @@ function addServices(server: Server, conductor: Conductor, health: HealthState) 
     file_conductor_v1_runner,
     file_grpc_health_v1_health,
     file_google_rpc_error_details,
+    file_grpc_reflection_v1_reflection,
+    file_grpc_reflection_v1alpha_reflection,
   ];
-  for (const { definition, implementation } of reflectionServices(files, SERVICE_NAMES)) {
+  const reflection = reflectionServices(files, REFLECTED_SERVICE_NAMES);
+  for (const { definition, implementation } of reflection) {
     server.add(definition, implementation);
   }
 }

@@ -121,6 +121,20 @@ describe.runIf(
     }
   });
 
+  it("lists and describes the reflection services", async () => {
+    const services = await grpcurlAt(harness, ["list"]);
+    for (const name of [
+      "grpc.reflection.v1.ServerReflection",
+      "grpc.reflection.v1alpha.ServerReflection",
+    ]) {
+      const described = await grpcurlAt(harness, ["describe", name]);
+
+      expect(services.stdout.split("\n")).toContain(name);
+      expect(described.code, described.stderr).toBe(0);
+      expect(described.stdout).toContain("rpc ServerReflectionInfo");
+    }
+  });
+
   it("describes every service with its methods", async () => {
     for (const service of FILES.flatMap((file) => file.services)) {
       const result = await grpcurlAt(harness, ["describe", service.typeName]);
