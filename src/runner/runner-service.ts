@@ -8,7 +8,7 @@ import { InvalidArgumentError } from "../core/errors.js";
 import type { JobFailure } from "../core/ticket-store.js";
 import type { JobError } from "../gen/conductor/v1/payload_pb.js";
 import { type ConnectRequest, RunnerService } from "../gen/conductor/v1/runner_pb.js";
-import { requireTicket } from "../service/convert.js";
+import { requireLease, requireTicket } from "../service/convert.js";
 import { type ServiceDefinitionOf, serviceDefinition } from "../service/definition.js";
 import type { RunnerHub } from "./hub.js";
 import { registrationOf } from "./registration.js";
@@ -140,14 +140,4 @@ function failureOf(error: JobError): JobFailure {
     );
   }
   return { code: error.code, message: error.message || "job failed" };
-}
-
-function requireLease(lease: string): string {
-  if (lease.length === 0) {
-    throw new InvalidArgumentError(
-      "lease",
-      "lease must be set to the lease of the job's current attempt",
-    );
-  }
-  return lease;
 }

@@ -4,12 +4,19 @@ import type { Conductor } from "../core/conductor.js";
 import { InvalidArgumentError } from "../core/errors.js";
 import {
   ConductorService,
+  type PushRequest,
   PushRequestSchema,
   type PushStreamRequest,
   PushStreamRequestSchema,
 } from "../gen/conductor/v1/conductor_pb.js";
 import { PayloadSchema } from "../gen/conductor/v1/payload_pb.js";
-import { durationToMs, requireTicket, snapshotToProto, stateToProto } from "./convert.js";
+import {
+  durationToMs,
+  requireLease,
+  requireTicket,
+  snapshotToProto,
+  stateToProto,
+} from "./convert.js";
 import { type ServiceDefinitionOf, serviceDefinition } from "./definition.js";
 import { listTicketsMethod } from "./list-tickets.js";
 import { decodePushRequest } from "./push-decoding.js";
@@ -66,16 +73,7 @@ export function conductorService(
     },
 
     async push(request, context) {
-      const lastSequence = await conductor.push(
-        requireTicket(request.ticket),
-        requireLease(request.lease),
-        request.results,
-        {
-          progress: request.progress,
-          firstSequence: request.firstSequence || undefined,
-          signal: context.signal,
-        },
-      );
+      const lastSequence = await pushOne(conductor, request, context.signal);
       return { lastSequence };
     },
 
@@ -145,29 +143,28 @@ async function pushAll(
   let lastSequence = 0n;
   let storedCount = 0n;
   for await (const request of requests) {
-    lastSequence = await conductor.push(
-      requireTicket(request.ticket),
-      requireLease(request.lease),
-      request.results,
-      {
-        progress: request.progress,
-        firstSequence: request.firstSequence || undefined,
-        signal: context.signal,
-      },
-    );
+    lastSequence = await pushOne(conductor, request, context.signal);
     storedCount += BigInt(request.results.length);
   }
   return { lastSequence, storedCount };
 }
 
-function requireLease(lease: string): string {
-  if (lease.length === 0) {
-    throw new InvalidArgumentError(
-      "lease",
-      "lease must be set to the lease of the job's current attempt",
-    );
-  }
-  return lease;
+/** Stores the results of one Push or PushStream message. */
+function pushOne(
+  conductor: Conductor,
+  request: PushRequest | PushStreamRequest,
+  signal: AbortSignal,
+): Promise<bigint> {
+  return conductor.push(
+    requireTicket(request.ticket),
+    requireLease(request.lease),
+    request.results,
+    {
+      progress: request.progress,
+      firstSequence: request.firstSequence || undefined,
+      signal,
+    },
+  );
 }
 
 /** Reads a count field: `fallback` when 0, rejected above `max`. */

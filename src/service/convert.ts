@@ -91,3 +91,14 @@ export function requireTicket(ticket: bigint): bigint {
   }
   return ticket;
 }
+
+/** Rejects an empty lease, which no attempt ever holds. */
+export function requireLease(lease: string): string {
+  if (lease.length === 0) {
+    throw new InvalidArgumentError(
+      "lease",
+      "lease must be set to the lease of the job's current attempt",
+    );
+  }
+  return lease;
+}
