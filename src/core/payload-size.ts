@@ -1,10 +1,12 @@
 import { toBinary } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import type { Payload } from "../gen/conductor/v1/payload_pb.js";
+import { EncodedPayload } from "./payload-encoding.js";
 
 /**
  * Returns the encoded size of a payload's data in bytes, which is what it
- * adds to a stream message. Text counts its UTF-8 length.
+ * adds to a stream message. Text counts its UTF-8 length, and JSON from a
+ * request counts its whole encoding, a few bytes more.
  */
 export function payloadSize(payload: Payload): number {
   const data = payload.data;
@@ -14,7 +16,13 @@ export function payloadSize(payload: Payload): number {
     case "text":
       return Buffer.byteLength(data.value, "utf8");
     case "json":
-      return toBinary(ValueSchema, data.value).byteLength;
+      // A payload decoded from a request knows its encoded length, which
+      // exceeds the value's by its few header bytes; measuring it that way
+      // saves encoding the value again on every push.
+      return (
+        EncodedPayload.encodedLength(payload) ??
+        toBinary(ValueSchema, data.value).byteLength
+      );
     default:
       return 0;
   }
