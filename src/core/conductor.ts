@@ -135,7 +135,7 @@ export class Conductor {
     return new Subscription(this.store, ticket, options);
   }
 
-  /** Cancels the job and tells its work; returns the state afterwards. */
+  /** Cancels the job, aborts or revokes its work, and returns the new state. */
   async cancel(ticket: bigint): Promise<JobState> {
     const state = await this.store.cancel(ticket);
     this.#running.get(ticket)?.abort(new Error("job cancelled"));

@@ -1,5 +1,5 @@
 /**
- * Longest error message kept or sent, in characters. gRPC carries the
+ * Maximum length of an error message kept or sent, in characters. gRPC carries the
  * message in a trailer, and a client fails on a trailer past its header
  * size limit: a 100,000-character message left grpc-js 1.14 clients
  * hanging. Longer messages are cut.

@@ -38,7 +38,7 @@ export class ExpiryQueue<K> {
     if (atMs < this.#armedAtMs) this.#arm(atMs);
   }
 
-  /** Stops the timer and forgets every deadline. */
+  /** Stops the timer and drops every deadline. */
   clear(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;

@@ -1,6 +1,6 @@
 import type { Payload } from "../gen/conductor/v1/payload_pb.js";
 
-/** What a job's work can do while it runs. */
+/** Operations available to a job's work while it runs. */
 export interface JobContext {
   readonly ticket: bigint;
   /** Attempt number, from 1. */
@@ -19,8 +19,8 @@ export interface JobContext {
 
 /**
  * The work of one job kind, run in the conductor's process. Resolving ends
- * the job with success; throwing ends it with an error that consumers get
- * after the pushed results (the code of a thrown JobError, else UNKNOWN).
+ * the job with success. Throwing ends it with an error that consumers get
+ * after the pushed results: the code of a thrown JobError, else UNKNOWN.
  */
 export type JobHandler = (input: Payload, context: JobContext) => Promise<void>;
 

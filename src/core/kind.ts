@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from "./errors.js";
 
-/** Longest job kind name, in characters. */
+/** Maximum length of a job kind name, in characters. */
 export const MAX_KIND_LENGTH = 128;
 
 // Control characters would reach logs, metric labels and terminals as is.

@@ -31,7 +31,7 @@ export interface TicketRecord {
   readers: WaitList | undefined;
 }
 
-/** A queued ticket with nothing pushed yet. */
+/** Creates the record of a queued ticket with nothing pushed yet. */
 export function newRecord(
   ticket: bigint,
   spec: TicketSpec,

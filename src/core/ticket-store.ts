@@ -112,7 +112,7 @@ export interface ListFilter {
 }
 
 /**
- * Where tickets, their results and their state live. The service layer
+ * Storage of tickets, their results and their state. The service layer
  * talks to the store only through this interface, so a shared store can
  * replace the in-memory one.
  *
@@ -138,7 +138,7 @@ export interface TicketStore {
 
   /**
    * Appends results in order and returns the last sequence stored. While
-   * the buffer holds `maxData` undelivered results it waits for room,
+   * the buffer contains `maxData` undelivered results it waits for room,
    * storing what fits as room appears. Rejects with LeaseMismatchError,
    * TicketClosedError, or PushAbortedError when the signal aborts.
    */

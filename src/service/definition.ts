@@ -11,7 +11,7 @@ import type { MethodDefinition } from "nice-grpc";
 
 /**
  * A request that failed to decode. Deserialization returns it instead of
- * throwing, because grpc-js answers a throwing deserializer with INTERNAL,
+ * throwing, because grpc-js replies INTERNAL when a deserializer throws,
  * while a malformed request is the caller's mistake (INVALID_ARGUMENT).
  */
 export class MalformedRequest {

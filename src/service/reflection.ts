@@ -4,7 +4,7 @@ import type { ServiceImplementation } from "nice-grpc";
 import { ServerReflection, ServerReflectionService } from "nice-grpc-server-reflection";
 
 /**
- * The reflection service under both names grpcurl and other tools look
+ * Returns the reflection service under both names grpcurl and other tools look
  * for. The v1alpha messages are identical to the v1 ones on the wire, so
  * one implementation serves both paths.
  */

@@ -38,8 +38,8 @@ const CODES = new Map<abstract new (...args: never[]) => ConductorError, Status>
 
 /**
  * Turns what a handler threw into the error sent to the client, or
- * undefined for an unexpected error, which the caller reports once and
- * answers with a generic INTERNAL status.
+ * undefined for an unexpected error, which the caller logs once and
+ * replaces with a generic INTERNAL status.
  */
 export function toServerError(error: unknown): ServerError | undefined {
   if (error instanceof ServerError) {
@@ -58,7 +58,7 @@ export function toServerError(error: unknown): ServerError | undefined {
   return undefined;
 }
 
-/** The status code of a failed job: its own, or UNKNOWN when invalid. */
+/** Returns the status code of a failed job: its own, or UNKNOWN when invalid. */
 function jobCode(code: number): Status {
   const valid = Number.isInteger(code) && code > 0 && code <= 16;
   return valid ? (code as Status) : Status.UNKNOWN;

@@ -45,7 +45,7 @@ export async function startHarness(
 }
 
 /**
- * A ConductorService client that decodes google.rpc error details and
+ * Creates a ConductorService client that decodes google.rpc error details and
  * takes a `deadline` call option.
  */
 export function conductorClient(channel: Channel) {

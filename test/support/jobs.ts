@@ -21,7 +21,7 @@ export function numbered(count: number, from = 1): Payload[] {
   return Array.from({ length: count }, (_, i) => jsonPayload({ n: from + i }));
 }
 
-/** The `n` of a result payload made by `numbered`. */
+/** Returns the `n` of a result payload made by `numbered`. */
 export function numberOf(payload: Payload | undefined): number {
   if (payload?.data.case !== "json") throw new Error("payload is not JSON");
   const value = payload.data.value;
@@ -41,7 +41,7 @@ export async function grpcError(promise: Promise<unknown>): Promise<ClientError>
   return error as ClientError;
 }
 
-/** The ErrorInfo reason and metadata attached to a rich error. */
+/** Returns the ErrorInfo reason and metadata attached to a rich error. */
 export function errorInfo(error: ClientError) {
   if (!(error instanceof RichClientError)) return undefined;
   const detail = error.extra.find((d) => d.$type === "google.rpc.ErrorInfo");
