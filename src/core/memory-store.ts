@@ -287,10 +287,9 @@ export class MemoryStore implements TicketStore {
   #storeAtOnce(record: TicketRecord, payloads: readonly Payload[]): bigint | undefined {
     if (record.pushes.waiting) return undefined;
     if (this.#maxData - record.log.bufferedCount < payloads.length) return undefined;
-    let lastSequence = 0n;
-    for (const payload of payloads) lastSequence = record.log.append(payload);
+    for (const payload of payloads) record.log.append(payload);
     this.#wakeReaders(record, payloads.length);
-    return lastSequence;
+    return record.log.pushedCount;
   }
 
   /** Stores waiting pushes while the buffer has room, oldest first. */

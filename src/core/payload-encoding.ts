@@ -1,12 +1,20 @@
 import { create, isMessage, toBinary } from "@bufbuild/protobuf";
 import { type Payload, PayloadSchema } from "../gen/conductor/v1/payload_pb.js";
 
+/** The payload field that holds the value of an EncodedPayload. */
+export type EncodedCase = "binary" | "text" | "json" | undefined;
+
 /**
  * A payload decoded from a request that remembers where its encoding lies
  * in the request's bytes, so that sending it on copies those bytes instead
  * of encoding it again. To protobuf-es it is a Payload message like any
- * other; the location is kept in private fields, which equality checks
- * and serializers do not see.
+ * other; the location is kept in private fields, which serializers do not
+ * see.
+ *
+ * Binary and text values are made from the bytes only when `data` is
+ * first read. Most results are stored and sent on without anyone reading
+ * them, and a view or string per result was most of the cost of
+ * receiving small ones.
  *
  * Only payloads whose bytes are a plain encoding of their one field are
  * made this way, so the bytes decode to the same payload. Conductor never
@@ -18,22 +26,60 @@ import { type Payload, PayloadSchema } from "../gen/conductor/v1/payload_pb.js";
  */
 export class EncodedPayload implements Payload {
   readonly $typeName = "conductor.v1.Payload";
-  data: Payload["data"];
   readonly #source: Buffer;
+  /** Bytes #start to #end are the encoded Payload message. */
   readonly #start: number;
   readonly #end: number;
+  /** Start of the value of the payload's one field, which ends at #end. */
+  readonly #valueStart: number;
+  readonly #case: EncodedCase;
+  #data: Payload["data"] | undefined;
 
-  /** `source` bytes `start` to `end` are the encoded Payload message. */
-  constructor(data: Payload["data"], source: Buffer, start: number, end: number) {
-    this.data = data;
+  /**
+   * `source` bytes `start` to `end` are the encoded Payload message, and
+   * its one field's value starts at `valueStart`. `data` is required for
+   * JSON, whose value was decoded to check it.
+   */
+  constructor(
+    source: Buffer,
+    start: number,
+    end: number,
+    valueStart: number,
+    dataCase: EncodedCase,
+    data?: Payload["data"],
+  ) {
     this.#source = source;
     this.#start = start;
     this.#end = end;
+    this.#valueStart = valueStart;
+    this.#case = dataCase;
+    this.#data = data;
+  }
+
+  get data(): Payload["data"] {
+    this.#data ??= this.#decode();
+    return this.#data;
+  }
+
+  set data(_data: Payload["data"]) {
+    throw new TypeError("an EncodedPayload is never modified");
   }
 
   /** Length of the encoding; undefined for a payload that is no EncodedPayload. */
   static encodedLength(payload: Payload): number | undefined {
     return #source in payload ? payload.#end - payload.#start : undefined;
+  }
+
+  /**
+   * Bytes of the value of an EncodedPayload: what payloadSize returns, found
+   * without making the value. Undefined for any other payload.
+   */
+  static valueLength(payload: Payload): number | undefined {
+    if (!(#source in payload)) return undefined;
+    // JSON counts its whole encoding, as measuring the decoded value would
+    // mean encoding it again.
+    if (payload.#case === "json") return payload.#end - payload.#start;
+    return payload.#end - payload.#valueStart;
   }
 
   /**
@@ -45,7 +91,31 @@ export class EncodedPayload implements Payload {
     target: Uint8Array,
     offset: number,
   ): number {
-    return offset + payload.#source.copy(target, offset, payload.#start, payload.#end);
+    const source = payload.#source;
+    const end = payload.#end;
+    // Buffer.copy crosses into C++, which costs more than a short loop.
+    if (end - payload.#start > 256) {
+      return offset + source.copy(target, offset, payload.#start, end);
+    }
+    for (let i = payload.#start; i < end; i++) target[offset++] = source[i] as number;
+    return offset;
+  }
+
+  #decode(): Payload["data"] {
+    switch (this.#case) {
+      case "binary":
+        return {
+          case: "binary",
+          value: this.#source.subarray(this.#valueStart, this.#end),
+        };
+      case "text":
+        return {
+          case: "text",
+          value: this.#source.toString("utf8", this.#valueStart, this.#end),
+        };
+      default:
+        return { case: undefined };
+    }
   }
 }
 

@@ -6,9 +6,12 @@ import { EncodedPayload } from "./payload-encoding.js";
 /**
  * Returns the encoded size of a payload's data in bytes, which is what it
  * adds to a stream message. Text counts its UTF-8 length, and JSON from a
- * request counts its whole encoding, a few bytes more.
+ * request counts its whole encoding, a few bytes more (see
+ * EncodedPayload.valueLength).
  */
 export function payloadSize(payload: Payload): number {
+  const known = EncodedPayload.valueLength(payload);
+  if (known !== undefined) return known;
   const data = payload.data;
   switch (data.case) {
     case "binary":
@@ -16,13 +19,7 @@ export function payloadSize(payload: Payload): number {
     case "text":
       return Buffer.byteLength(data.value, "utf8");
     case "json":
-      // A payload decoded from a request knows its encoded length, which
-      // exceeds the value's by its few header bytes; measuring it that way
-      // saves encoding the value again on every push.
-      return (
-        EncodedPayload.encodedLength(payload) ??
-        toBinary(ValueSchema, data.value).byteLength
-      );
+      return toBinary(ValueSchema, data.value).byteLength;
     default:
       return 0;
   }

@@ -5,7 +5,7 @@ interface PendingPush {
   readonly ticket: bigint;
   readonly payloads: readonly Payload[];
   stored: number;
-  lastSequence: bigint;
+  lastSequence: number;
   readonly resolve: (lastSequence: bigint) => void;
   readonly reject: (error: unknown) => void;
   readonly signal: AbortSignal | undefined;
@@ -36,7 +36,7 @@ export class PushQueue {
         ticket,
         payloads,
         stored: 0,
-        lastSequence: 0n,
+        lastSequence: 0,
         resolve,
         reject,
         signal,
@@ -53,7 +53,7 @@ export class PushQueue {
    * first, and settles each push that completes. Returns how many results
    * were stored.
    */
-  drain(room: number, append: (payload: Payload) => bigint): number {
+  drain(room: number, append: (payload: Payload) => number): number {
     let stored = 0;
     while (this.#pending.length > 0) {
       const push = this.#pending[0] as PendingPush;
@@ -65,7 +65,7 @@ export class PushQueue {
       if (push.stored < push.payloads.length) break;
       this.#pending.shift();
       this.#settle(push);
-      push.resolve(push.lastSequence);
+      push.resolve(BigInt(push.lastSequence));
     }
     return stored;
   }

@@ -41,8 +41,10 @@ export class ResultLog {
   #weights: number[] = [];
   /** Index in #entries of the oldest retained result. */
   #head = 0;
-  #pushed = 0n;
-  #delivered = 0n;
+  // Sequences count the results of one ticket and stay far below 2^53, so
+  // numbers hold them exactly; bigint arithmetic would allocate per result.
+  #pushed = 0;
+  #delivered = 0;
   #deliveredWeight = 0;
 
   constructor(retention: Retention) {
@@ -51,25 +53,26 @@ export class ResultLog {
 
   /** Sequence of the last result appended; 0 when none. */
   get pushedCount(): bigint {
-    return this.#pushed;
+    return BigInt(this.#pushed);
   }
 
   /** Sequence of the last result delivered; 0 when none. */
   get deliveredCount(): bigint {
-    return this.#delivered;
+    return BigInt(this.#delivered);
   }
 
   get bufferedCount(): number {
-    return Number(this.#pushed - this.#delivered);
+    return this.#pushed - this.#delivered;
   }
 
   /** Sequence of the oldest result still held. */
   get firstRetainedSequence(): bigint {
-    return this.#pushed - BigInt(this.#entries.length - this.#head) + 1n;
+    return BigInt(this.#firstRetained());
   }
 
-  append(payload: Payload): bigint {
-    this.#pushed += 1n;
+  /** Appends a result and returns its sequence. */
+  append(payload: Payload): number {
+    this.#pushed += 1;
     this.#entries.push(payload);
     this.#weights.push(payloadSize(payload) + RESULT_OVERHEAD_BYTES);
     return this.#pushed;
@@ -84,7 +87,7 @@ export class ResultLog {
     const end = this.#end(start, max, maxBytes);
     for (let i = start; i < end; i++) this.#deliveredWeight += this.#weights[i] as number;
     const taken = this.#results(start, end);
-    this.#delivered += BigInt(end - start);
+    this.#delivered += end - start;
     this.#dropExcessDelivered();
     return taken;
   }
@@ -94,8 +97,8 @@ export class ResultLog {
    * moving it. `after` must be at least firstRetainedSequence - 1.
    */
   replay(after: bigint, max: number, maxBytes = Number.POSITIVE_INFINITY): Result[] {
-    const start = this.#indexAfter(after);
-    const available = Number(this.#delivered - after);
+    const start = this.#indexAfter(Number(after));
+    const available = this.#delivered - Number(after);
     const end = this.#end(start, Math.min(max, available), maxBytes);
     return this.#results(start, end);
   }
@@ -103,8 +106,7 @@ export class ResultLog {
   /** The results at indexes start..end of #entries. */
   #results(start: number, end: number): Result[] {
     const results: Result[] = new Array(end - start);
-    // Sequences stay far below 2^53, so number arithmetic is exact.
-    const firstSequence = Number(this.firstRetainedSequence) - this.#head;
+    const firstSequence = this.#firstRetained() - this.#head;
     for (let i = start; i < end; i++) {
       const payload = this.#entries[i] as Payload;
       results[i - start] = { sequence: BigInt(firstSequence + i), payload };
@@ -112,8 +114,12 @@ export class ResultLog {
     return results;
   }
 
-  #indexAfter(sequence: bigint): number {
-    return this.#head + Number(sequence - this.firstRetainedSequence + 1n);
+  #firstRetained(): number {
+    return this.#pushed - (this.#entries.length - this.#head) + 1;
+  }
+
+  #indexAfter(sequence: number): number {
+    return this.#head + sequence - this.#firstRetained() + 1;
   }
 
   /** End index of a batch from `start`: at least one result when any. */
@@ -129,7 +135,7 @@ export class ResultLog {
 
   #dropExcessDelivered(): void {
     const { results, bytes } = this.#retention;
-    let kept = Number(this.#delivered - this.firstRetainedSequence + 1n);
+    let kept = this.#delivered - this.#firstRetained() + 1;
     while (kept > results && this.#deliveredWeight > bytes) {
       this.#deliveredWeight -= this.#weights[this.#head] as number;
       this.#entries[this.#head] = undefined as never;

@@ -157,32 +157,28 @@ class Reader {
   /** The Payload in bytes start..end; undefined for one fromBinary should decode. */
   payload(start: number, end: number): Payload | undefined {
     if (start === end)
-      return new EncodedPayload({ case: undefined }, this.#buffer, start, end);
+      return new EncodedPayload(this.#buffer, start, end, end, undefined);
     const saved = this.offset;
     this.offset = start;
     const tag = this.uint32();
     const valueStart = (tag & 7) === LENGTH_DELIMITED ? this.field() : -1;
     this.offset = saved;
     if (valueStart < 0 || this.fieldEnd !== end) return undefined;
-    let data: Payload["data"];
     switch (tag >>> 3) {
       case 1:
-        data = { case: "binary", value: this.bytes(valueStart, end) };
-        break;
-      case 2:
-        data = {
-          case: "json",
-          value: fromBinary(ValueSchema, this.bytes(valueStart, end)),
-        };
-        break;
+        return new EncodedPayload(this.#buffer, start, end, valueStart, "binary");
+      case 2: {
+        // JSON is decoded now: a malformed Value must be refused, not stored.
+        const value = fromBinary(ValueSchema, this.bytes(valueStart, end));
+        const data = { case: "json" as const, value };
+        return new EncodedPayload(this.#buffer, start, end, valueStart, "json", data);
+      }
       case 3:
         if (!isUtf8(this.bytes(valueStart, end))) return undefined;
-        data = { case: "text", value: this.text(valueStart, end) };
-        break;
+        return new EncodedPayload(this.#buffer, start, end, valueStart, "text");
       default:
         return undefined;
     }
-    return new EncodedPayload(data, this.#buffer, start, end);
   }
 
   #next(): number {
