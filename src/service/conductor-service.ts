@@ -4,6 +4,8 @@ import type { Conductor } from "../core/conductor.js";
 import { InvalidArgumentError } from "../core/errors.js";
 import {
   ConductorService,
+  type PushPipelineRequest,
+  PushPipelineRequestSchema,
   type PushRequest,
   PushRequestSchema,
   type PushStreamRequest,
@@ -26,6 +28,9 @@ export const conductorDefinition = serviceDefinition(ConductorService, {
   push: { decodeRequest: (bytes) => decodePushRequest(PushRequestSchema, bytes) },
   pushStream: {
     decodeRequest: (bytes) => decodePushRequest(PushStreamRequestSchema, bytes),
+  },
+  pushPipeline: {
+    decodeRequest: (bytes) => decodePushRequest(PushPipelineRequestSchema, bytes),
   },
   pull: { encodeResponse: encodePullResponse },
   subscribe: { encodeResponse: encodeSubscribeResponse },
@@ -79,6 +84,14 @@ export function conductorService(
 
     async pushStream(requests, context) {
       return pushAll(conductor, requests, context);
+    },
+
+    async *pushPipeline(requests, context) {
+      // The next request is read only once this one is stored and its
+      // response written, so a full buffer stops the reads.
+      for await (const request of requests) {
+        yield { lastSequence: await pushOne(conductor, request, context.signal) };
+      }
     },
 
     async pull(request, context) {
@@ -149,10 +162,10 @@ async function pushAll(
   return { lastSequence, storedCount };
 }
 
-/** Stores the results of one Push or PushStream message. */
+/** Stores the results of one Push, PushStream or PushPipeline message. */
 function pushOne(
   conductor: Conductor,
-  request: PushRequest | PushStreamRequest,
+  request: PushRequest | PushStreamRequest | PushPipelineRequest,
   signal: AbortSignal,
 ): Promise<bigint> {
   return conductor.push(

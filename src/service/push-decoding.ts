@@ -3,19 +3,23 @@ import { create, fromBinary, type MessageShape } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { EncodedPayload } from "../core/payload-encoding.js";
 import type {
+  PushPipelineRequestSchema,
   PushRequestSchema,
   PushStreamRequestSchema,
 } from "../gen/conductor/v1/conductor_pb.js";
 import { type Payload, ProgressSchema } from "../gen/conductor/v1/payload_pb.js";
 
-type PushSchema = typeof PushRequestSchema | typeof PushStreamRequestSchema;
+type PushSchema =
+  | typeof PushRequestSchema
+  | typeof PushStreamRequestSchema
+  | typeof PushPipelineRequestSchema;
 
 /** Wire types of the protobuf encoding. */
 const VARINT = 0;
 const LENGTH_DELIMITED = 2;
 
 /**
- * Decodes a PushRequest or PushStreamRequest, making each result an
+ * Decodes a PushRequest, PushStreamRequest or PushPipelineRequest, making each result an
  * EncodedPayload that keeps its wire bytes. Decoding payloads this way
  * costs a fraction of protobuf-es's generic decoder, and sending them on
  * needs no encoding.
@@ -82,7 +86,7 @@ function decodeFields<S extends PushSchema>(
         return undefined;
     }
   }
-  // Both request types have the same fields, so one init fits either.
+  // The push request types have the same fields, so one init fits each.
   const init = { ticket, lease, results, progress, firstSequence };
   return create(schema as typeof PushStreamRequestSchema, init) as MessageShape<S>;
 }

@@ -389,6 +389,129 @@ func (x *PushStreamResponse) GetStoredCount() uint64 {
 	return 0
 }
 
+type PushPipelineRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Ticket   uint64                 `protobuf:"varint,1,opt,name=ticket,proto3" json:"ticket,omitempty"`
+	Lease    string                 `protobuf:"bytes,2,opt,name=lease,proto3" json:"lease,omitempty"`
+	Results  []*Payload             `protobuf:"bytes,3,rep,name=results,proto3" json:"results,omitempty"`
+	Progress *Progress              `protobuf:"bytes,4,opt,name=progress,proto3" json:"progress,omitempty"`
+	// As in PushRequest.
+	FirstSequence uint64 `protobuf:"varint,5,opt,name=first_sequence,json=firstSequence,proto3" json:"first_sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushPipelineRequest) Reset() {
+	*x = PushPipelineRequest{}
+	mi := &file_conductor_v1_conductor_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushPipelineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushPipelineRequest) ProtoMessage() {}
+
+func (x *PushPipelineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_conductor_v1_conductor_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushPipelineRequest.ProtoReflect.Descriptor instead.
+func (*PushPipelineRequest) Descriptor() ([]byte, []int) {
+	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PushPipelineRequest) GetTicket() uint64 {
+	if x != nil {
+		return x.Ticket
+	}
+	return 0
+}
+
+func (x *PushPipelineRequest) GetLease() string {
+	if x != nil {
+		return x.Lease
+	}
+	return ""
+}
+
+func (x *PushPipelineRequest) GetResults() []*Payload {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *PushPipelineRequest) GetProgress() *Progress {
+	if x != nil {
+		return x.Progress
+	}
+	return nil
+}
+
+func (x *PushPipelineRequest) GetFirstSequence() uint64 {
+	if x != nil {
+		return x.FirstSequence
+	}
+	return 0
+}
+
+type PushPipelineResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sequence of the last result stored for the ticket once the request
+	// this responds to was stored.
+	LastSequence  uint64 `protobuf:"varint,1,opt,name=last_sequence,json=lastSequence,proto3" json:"last_sequence,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushPipelineResponse) Reset() {
+	*x = PushPipelineResponse{}
+	mi := &file_conductor_v1_conductor_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushPipelineResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushPipelineResponse) ProtoMessage() {}
+
+func (x *PushPipelineResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_conductor_v1_conductor_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushPipelineResponse.ProtoReflect.Descriptor instead.
+func (*PushPipelineResponse) Descriptor() ([]byte, []int) {
+	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PushPipelineResponse) GetLastSequence() uint64 {
+	if x != nil {
+		return x.LastSequence
+	}
+	return 0
+}
+
 type PullRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Ticket uint64                 `protobuf:"varint,1,opt,name=ticket,proto3" json:"ticket,omitempty"`
@@ -404,7 +527,7 @@ type PullRequest struct {
 
 func (x *PullRequest) Reset() {
 	*x = PullRequest{}
-	mi := &file_conductor_v1_conductor_proto_msgTypes[6]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -416,7 +539,7 @@ func (x *PullRequest) String() string {
 func (*PullRequest) ProtoMessage() {}
 
 func (x *PullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conductor_v1_conductor_proto_msgTypes[6]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -429,7 +552,7 @@ func (x *PullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
 func (*PullRequest) Descriptor() ([]byte, []int) {
-	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{6}
+	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PullRequest) GetTicket() uint64 {
@@ -465,7 +588,7 @@ type PullResponse struct {
 
 func (x *PullResponse) Reset() {
 	*x = PullResponse{}
-	mi := &file_conductor_v1_conductor_proto_msgTypes[7]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -477,7 +600,7 @@ func (x *PullResponse) String() string {
 func (*PullResponse) ProtoMessage() {}
 
 func (x *PullResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conductor_v1_conductor_proto_msgTypes[7]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -490,7 +613,7 @@ func (x *PullResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullResponse.ProtoReflect.Descriptor instead.
 func (*PullResponse) Descriptor() ([]byte, []int) {
-	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{7}
+	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PullResponse) GetResults() []*Result {
@@ -520,7 +643,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_conductor_v1_conductor_proto_msgTypes[8]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -532,7 +655,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conductor_v1_conductor_proto_msgTypes[8]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -545,7 +668,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{8}
+	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SubscribeRequest) GetTicket() uint64 {
@@ -575,7 +698,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_conductor_v1_conductor_proto_msgTypes[9]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -587,7 +710,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conductor_v1_conductor_proto_msgTypes[9]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -600,7 +723,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{9}
+	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SubscribeResponse) GetResults() []*Result {
@@ -626,7 +749,7 @@ type CancelRequest struct {
 
 func (x *CancelRequest) Reset() {
 	*x = CancelRequest{}
-	mi := &file_conductor_v1_conductor_proto_msgTypes[10]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -638,7 +761,7 @@ func (x *CancelRequest) String() string {
 func (*CancelRequest) ProtoMessage() {}
 
 func (x *CancelRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conductor_v1_conductor_proto_msgTypes[10]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -651,7 +774,7 @@ func (x *CancelRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelRequest.ProtoReflect.Descriptor instead.
 func (*CancelRequest) Descriptor() ([]byte, []int) {
-	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{10}
+	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CancelRequest) GetTicket() uint64 {
@@ -670,7 +793,7 @@ type CancelResponse struct {
 
 func (x *CancelResponse) Reset() {
 	*x = CancelResponse{}
-	mi := &file_conductor_v1_conductor_proto_msgTypes[11]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +805,7 @@ func (x *CancelResponse) String() string {
 func (*CancelResponse) ProtoMessage() {}
 
 func (x *CancelResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conductor_v1_conductor_proto_msgTypes[11]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +818,7 @@ func (x *CancelResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelResponse.ProtoReflect.Descriptor instead.
 func (*CancelResponse) Descriptor() ([]byte, []int) {
-	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{11}
+	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CancelResponse) GetState() JobState {
@@ -714,7 +837,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_conductor_v1_conductor_proto_msgTypes[12]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -726,7 +849,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conductor_v1_conductor_proto_msgTypes[12]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -739,7 +862,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{12}
+	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetStatusRequest) GetTicket() uint64 {
@@ -758,7 +881,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_conductor_v1_conductor_proto_msgTypes[13]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +893,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conductor_v1_conductor_proto_msgTypes[13]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +906,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{13}
+	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetStatusResponse) GetStatus() *TicketStatus {
@@ -811,7 +934,7 @@ type ListTicketsRequest struct {
 
 func (x *ListTicketsRequest) Reset() {
 	*x = ListTicketsRequest{}
-	mi := &file_conductor_v1_conductor_proto_msgTypes[14]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -823,7 +946,7 @@ func (x *ListTicketsRequest) String() string {
 func (*ListTicketsRequest) ProtoMessage() {}
 
 func (x *ListTicketsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_conductor_v1_conductor_proto_msgTypes[14]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -836,7 +959,7 @@ func (x *ListTicketsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTicketsRequest.ProtoReflect.Descriptor instead.
 func (*ListTicketsRequest) Descriptor() ([]byte, []int) {
-	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{14}
+	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListTicketsRequest) GetState() JobState {
@@ -878,7 +1001,7 @@ type ListTicketsResponse struct {
 
 func (x *ListTicketsResponse) Reset() {
 	*x = ListTicketsResponse{}
-	mi := &file_conductor_v1_conductor_proto_msgTypes[15]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -890,7 +1013,7 @@ func (x *ListTicketsResponse) String() string {
 func (*ListTicketsResponse) ProtoMessage() {}
 
 func (x *ListTicketsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_conductor_v1_conductor_proto_msgTypes[15]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -903,7 +1026,7 @@ func (x *ListTicketsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTicketsResponse.ProtoReflect.Descriptor instead.
 func (*ListTicketsResponse) Descriptor() ([]byte, []int) {
-	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{15}
+	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListTicketsResponse) GetTickets() []*TicketStatus {
@@ -948,7 +1071,7 @@ type TicketStatus struct {
 
 func (x *TicketStatus) Reset() {
 	*x = TicketStatus{}
-	mi := &file_conductor_v1_conductor_proto_msgTypes[16]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -960,7 +1083,7 @@ func (x *TicketStatus) String() string {
 func (*TicketStatus) ProtoMessage() {}
 
 func (x *TicketStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_conductor_v1_conductor_proto_msgTypes[16]
+	mi := &file_conductor_v1_conductor_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -973,7 +1096,7 @@ func (x *TicketStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TicketStatus.ProtoReflect.Descriptor instead.
 func (*TicketStatus) Descriptor() ([]byte, []int) {
-	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{16}
+	return file_conductor_v1_conductor_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *TicketStatus) GetTicket() uint64 {
@@ -1095,7 +1218,15 @@ const file_conductor_v1_conductor_proto_rawDesc = "" +
 	"\x0efirst_sequence\x18\x05 \x01(\x04R\rfirstSequence\"\\\n" +
 	"\x12PushStreamResponse\x12#\n" +
 	"\rlast_sequence\x18\x01 \x01(\x04R\flastSequence\x12!\n" +
-	"\fstored_count\x18\x02 \x01(\x04R\vstoredCount\"u\n" +
+	"\fstored_count\x18\x02 \x01(\x04R\vstoredCount\"\xcf\x01\n" +
+	"\x13PushPipelineRequest\x12\x16\n" +
+	"\x06ticket\x18\x01 \x01(\x04R\x06ticket\x12\x14\n" +
+	"\x05lease\x18\x02 \x01(\tR\x05lease\x12/\n" +
+	"\aresults\x18\x03 \x03(\v2\x15.conductor.v1.PayloadR\aresults\x122\n" +
+	"\bprogress\x18\x04 \x01(\v2\x16.conductor.v1.ProgressR\bprogress\x12%\n" +
+	"\x0efirst_sequence\x18\x05 \x01(\x04R\rfirstSequence\";\n" +
+	"\x14PushPipelineResponse\x12#\n" +
+	"\rlast_sequence\x18\x01 \x01(\x04R\flastSequence\"u\n" +
 	"\vPullRequest\x12\x16\n" +
 	"\x06ticket\x18\x01 \x01(\x04R\x06ticket\x12\x1f\n" +
 	"\vmax_results\x18\x02 \x01(\rR\n" +
@@ -1145,12 +1276,13 @@ const file_conductor_v1_conductor_proto_rawDesc = "" +
 	"start_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12;\n" +
 	"\vexpire_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime2\xd9\x04\n" +
+	"expireTime2\xb4\x05\n" +
 	"\x10ConductorService\x12=\n" +
 	"\x04Exec\x12\x19.conductor.v1.ExecRequest\x1a\x1a.conductor.v1.ExecResponse\x12=\n" +
 	"\x04Push\x12\x19.conductor.v1.PushRequest\x1a\x1a.conductor.v1.PushResponse\x12Q\n" +
 	"\n" +
-	"PushStream\x12\x1f.conductor.v1.PushStreamRequest\x1a .conductor.v1.PushStreamResponse(\x01\x12=\n" +
+	"PushStream\x12\x1f.conductor.v1.PushStreamRequest\x1a .conductor.v1.PushStreamResponse(\x01\x12Y\n" +
+	"\fPushPipeline\x12!.conductor.v1.PushPipelineRequest\x1a\".conductor.v1.PushPipelineResponse(\x010\x01\x12=\n" +
 	"\x04Pull\x12\x19.conductor.v1.PullRequest\x1a\x1a.conductor.v1.PullResponse\x12N\n" +
 	"\tSubscribe\x12\x1e.conductor.v1.SubscribeRequest\x1a\x1f.conductor.v1.SubscribeResponse0\x01\x12C\n" +
 	"\x06Cancel\x12\x1b.conductor.v1.CancelRequest\x1a\x1c.conductor.v1.CancelResponse\x12L\n" +
@@ -1170,7 +1302,7 @@ func file_conductor_v1_conductor_proto_rawDescGZIP() []byte {
 	return file_conductor_v1_conductor_proto_rawDescData
 }
 
-var file_conductor_v1_conductor_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_conductor_v1_conductor_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_conductor_v1_conductor_proto_goTypes = []any{
 	(*ExecRequest)(nil),           // 0: conductor.v1.ExecRequest
 	(*ExecResponse)(nil),          // 1: conductor.v1.ExecResponse
@@ -1178,68 +1310,74 @@ var file_conductor_v1_conductor_proto_goTypes = []any{
 	(*PushResponse)(nil),          // 3: conductor.v1.PushResponse
 	(*PushStreamRequest)(nil),     // 4: conductor.v1.PushStreamRequest
 	(*PushStreamResponse)(nil),    // 5: conductor.v1.PushStreamResponse
-	(*PullRequest)(nil),           // 6: conductor.v1.PullRequest
-	(*PullResponse)(nil),          // 7: conductor.v1.PullResponse
-	(*SubscribeRequest)(nil),      // 8: conductor.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 9: conductor.v1.SubscribeResponse
-	(*CancelRequest)(nil),         // 10: conductor.v1.CancelRequest
-	(*CancelResponse)(nil),        // 11: conductor.v1.CancelResponse
-	(*GetStatusRequest)(nil),      // 12: conductor.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),     // 13: conductor.v1.GetStatusResponse
-	(*ListTicketsRequest)(nil),    // 14: conductor.v1.ListTicketsRequest
-	(*ListTicketsResponse)(nil),   // 15: conductor.v1.ListTicketsResponse
-	(*TicketStatus)(nil),          // 16: conductor.v1.TicketStatus
-	(*Payload)(nil),               // 17: conductor.v1.Payload
-	(*Progress)(nil),              // 18: conductor.v1.Progress
-	(*durationpb.Duration)(nil),   // 19: google.protobuf.Duration
-	(*Result)(nil),                // 20: conductor.v1.Result
-	(JobState)(0),                 // 21: conductor.v1.JobState
-	(*JobError)(nil),              // 22: conductor.v1.JobError
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(*PushPipelineRequest)(nil),   // 6: conductor.v1.PushPipelineRequest
+	(*PushPipelineResponse)(nil),  // 7: conductor.v1.PushPipelineResponse
+	(*PullRequest)(nil),           // 8: conductor.v1.PullRequest
+	(*PullResponse)(nil),          // 9: conductor.v1.PullResponse
+	(*SubscribeRequest)(nil),      // 10: conductor.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),     // 11: conductor.v1.SubscribeResponse
+	(*CancelRequest)(nil),         // 12: conductor.v1.CancelRequest
+	(*CancelResponse)(nil),        // 13: conductor.v1.CancelResponse
+	(*GetStatusRequest)(nil),      // 14: conductor.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),     // 15: conductor.v1.GetStatusResponse
+	(*ListTicketsRequest)(nil),    // 16: conductor.v1.ListTicketsRequest
+	(*ListTicketsResponse)(nil),   // 17: conductor.v1.ListTicketsResponse
+	(*TicketStatus)(nil),          // 18: conductor.v1.TicketStatus
+	(*Payload)(nil),               // 19: conductor.v1.Payload
+	(*Progress)(nil),              // 20: conductor.v1.Progress
+	(*durationpb.Duration)(nil),   // 21: google.protobuf.Duration
+	(*Result)(nil),                // 22: conductor.v1.Result
+	(JobState)(0),                 // 23: conductor.v1.JobState
+	(*JobError)(nil),              // 24: conductor.v1.JobError
+	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
 }
 var file_conductor_v1_conductor_proto_depIdxs = []int32{
-	17, // 0: conductor.v1.ExecRequest.input:type_name -> conductor.v1.Payload
-	17, // 1: conductor.v1.PushRequest.results:type_name -> conductor.v1.Payload
-	18, // 2: conductor.v1.PushRequest.progress:type_name -> conductor.v1.Progress
-	17, // 3: conductor.v1.PushStreamRequest.results:type_name -> conductor.v1.Payload
-	18, // 4: conductor.v1.PushStreamRequest.progress:type_name -> conductor.v1.Progress
-	19, // 5: conductor.v1.PullRequest.wait:type_name -> google.protobuf.Duration
-	20, // 6: conductor.v1.PullResponse.results:type_name -> conductor.v1.Result
-	21, // 7: conductor.v1.PullResponse.state:type_name -> conductor.v1.JobState
-	20, // 8: conductor.v1.SubscribeResponse.results:type_name -> conductor.v1.Result
-	18, // 9: conductor.v1.SubscribeResponse.progress:type_name -> conductor.v1.Progress
-	21, // 10: conductor.v1.CancelResponse.state:type_name -> conductor.v1.JobState
-	16, // 11: conductor.v1.GetStatusResponse.status:type_name -> conductor.v1.TicketStatus
-	21, // 12: conductor.v1.ListTicketsRequest.state:type_name -> conductor.v1.JobState
-	16, // 13: conductor.v1.ListTicketsResponse.tickets:type_name -> conductor.v1.TicketStatus
-	21, // 14: conductor.v1.TicketStatus.state:type_name -> conductor.v1.JobState
-	18, // 15: conductor.v1.TicketStatus.progress:type_name -> conductor.v1.Progress
-	22, // 16: conductor.v1.TicketStatus.error:type_name -> conductor.v1.JobError
-	23, // 17: conductor.v1.TicketStatus.create_time:type_name -> google.protobuf.Timestamp
-	23, // 18: conductor.v1.TicketStatus.start_time:type_name -> google.protobuf.Timestamp
-	23, // 19: conductor.v1.TicketStatus.end_time:type_name -> google.protobuf.Timestamp
-	23, // 20: conductor.v1.TicketStatus.expire_time:type_name -> google.protobuf.Timestamp
-	0,  // 21: conductor.v1.ConductorService.Exec:input_type -> conductor.v1.ExecRequest
-	2,  // 22: conductor.v1.ConductorService.Push:input_type -> conductor.v1.PushRequest
-	4,  // 23: conductor.v1.ConductorService.PushStream:input_type -> conductor.v1.PushStreamRequest
-	6,  // 24: conductor.v1.ConductorService.Pull:input_type -> conductor.v1.PullRequest
-	8,  // 25: conductor.v1.ConductorService.Subscribe:input_type -> conductor.v1.SubscribeRequest
-	10, // 26: conductor.v1.ConductorService.Cancel:input_type -> conductor.v1.CancelRequest
-	12, // 27: conductor.v1.ConductorService.GetStatus:input_type -> conductor.v1.GetStatusRequest
-	14, // 28: conductor.v1.ConductorService.ListTickets:input_type -> conductor.v1.ListTicketsRequest
-	1,  // 29: conductor.v1.ConductorService.Exec:output_type -> conductor.v1.ExecResponse
-	3,  // 30: conductor.v1.ConductorService.Push:output_type -> conductor.v1.PushResponse
-	5,  // 31: conductor.v1.ConductorService.PushStream:output_type -> conductor.v1.PushStreamResponse
-	7,  // 32: conductor.v1.ConductorService.Pull:output_type -> conductor.v1.PullResponse
-	9,  // 33: conductor.v1.ConductorService.Subscribe:output_type -> conductor.v1.SubscribeResponse
-	11, // 34: conductor.v1.ConductorService.Cancel:output_type -> conductor.v1.CancelResponse
-	13, // 35: conductor.v1.ConductorService.GetStatus:output_type -> conductor.v1.GetStatusResponse
-	15, // 36: conductor.v1.ConductorService.ListTickets:output_type -> conductor.v1.ListTicketsResponse
-	29, // [29:37] is the sub-list for method output_type
-	21, // [21:29] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	19, // 0: conductor.v1.ExecRequest.input:type_name -> conductor.v1.Payload
+	19, // 1: conductor.v1.PushRequest.results:type_name -> conductor.v1.Payload
+	20, // 2: conductor.v1.PushRequest.progress:type_name -> conductor.v1.Progress
+	19, // 3: conductor.v1.PushStreamRequest.results:type_name -> conductor.v1.Payload
+	20, // 4: conductor.v1.PushStreamRequest.progress:type_name -> conductor.v1.Progress
+	19, // 5: conductor.v1.PushPipelineRequest.results:type_name -> conductor.v1.Payload
+	20, // 6: conductor.v1.PushPipelineRequest.progress:type_name -> conductor.v1.Progress
+	21, // 7: conductor.v1.PullRequest.wait:type_name -> google.protobuf.Duration
+	22, // 8: conductor.v1.PullResponse.results:type_name -> conductor.v1.Result
+	23, // 9: conductor.v1.PullResponse.state:type_name -> conductor.v1.JobState
+	22, // 10: conductor.v1.SubscribeResponse.results:type_name -> conductor.v1.Result
+	20, // 11: conductor.v1.SubscribeResponse.progress:type_name -> conductor.v1.Progress
+	23, // 12: conductor.v1.CancelResponse.state:type_name -> conductor.v1.JobState
+	18, // 13: conductor.v1.GetStatusResponse.status:type_name -> conductor.v1.TicketStatus
+	23, // 14: conductor.v1.ListTicketsRequest.state:type_name -> conductor.v1.JobState
+	18, // 15: conductor.v1.ListTicketsResponse.tickets:type_name -> conductor.v1.TicketStatus
+	23, // 16: conductor.v1.TicketStatus.state:type_name -> conductor.v1.JobState
+	20, // 17: conductor.v1.TicketStatus.progress:type_name -> conductor.v1.Progress
+	24, // 18: conductor.v1.TicketStatus.error:type_name -> conductor.v1.JobError
+	25, // 19: conductor.v1.TicketStatus.create_time:type_name -> google.protobuf.Timestamp
+	25, // 20: conductor.v1.TicketStatus.start_time:type_name -> google.protobuf.Timestamp
+	25, // 21: conductor.v1.TicketStatus.end_time:type_name -> google.protobuf.Timestamp
+	25, // 22: conductor.v1.TicketStatus.expire_time:type_name -> google.protobuf.Timestamp
+	0,  // 23: conductor.v1.ConductorService.Exec:input_type -> conductor.v1.ExecRequest
+	2,  // 24: conductor.v1.ConductorService.Push:input_type -> conductor.v1.PushRequest
+	4,  // 25: conductor.v1.ConductorService.PushStream:input_type -> conductor.v1.PushStreamRequest
+	6,  // 26: conductor.v1.ConductorService.PushPipeline:input_type -> conductor.v1.PushPipelineRequest
+	8,  // 27: conductor.v1.ConductorService.Pull:input_type -> conductor.v1.PullRequest
+	10, // 28: conductor.v1.ConductorService.Subscribe:input_type -> conductor.v1.SubscribeRequest
+	12, // 29: conductor.v1.ConductorService.Cancel:input_type -> conductor.v1.CancelRequest
+	14, // 30: conductor.v1.ConductorService.GetStatus:input_type -> conductor.v1.GetStatusRequest
+	16, // 31: conductor.v1.ConductorService.ListTickets:input_type -> conductor.v1.ListTicketsRequest
+	1,  // 32: conductor.v1.ConductorService.Exec:output_type -> conductor.v1.ExecResponse
+	3,  // 33: conductor.v1.ConductorService.Push:output_type -> conductor.v1.PushResponse
+	5,  // 34: conductor.v1.ConductorService.PushStream:output_type -> conductor.v1.PushStreamResponse
+	7,  // 35: conductor.v1.ConductorService.PushPipeline:output_type -> conductor.v1.PushPipelineResponse
+	9,  // 36: conductor.v1.ConductorService.Pull:output_type -> conductor.v1.PullResponse
+	11, // 37: conductor.v1.ConductorService.Subscribe:output_type -> conductor.v1.SubscribeResponse
+	13, // 38: conductor.v1.ConductorService.Cancel:output_type -> conductor.v1.CancelResponse
+	15, // 39: conductor.v1.ConductorService.GetStatus:output_type -> conductor.v1.GetStatusResponse
+	17, // 40: conductor.v1.ConductorService.ListTickets:output_type -> conductor.v1.ListTicketsResponse
+	32, // [32:41] is the sub-list for method output_type
+	23, // [23:32] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_conductor_v1_conductor_proto_init() }
@@ -1248,14 +1386,14 @@ func file_conductor_v1_conductor_proto_init() {
 		return
 	}
 	file_conductor_v1_payload_proto_init()
-	file_conductor_v1_conductor_proto_msgTypes[8].OneofWrappers = []any{}
+	file_conductor_v1_conductor_proto_msgTypes[10].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_conductor_v1_conductor_proto_rawDesc), len(file_conductor_v1_conductor_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,14 +19,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ConductorService_Exec_FullMethodName        = "/conductor.v1.ConductorService/Exec"
-	ConductorService_Push_FullMethodName        = "/conductor.v1.ConductorService/Push"
-	ConductorService_PushStream_FullMethodName  = "/conductor.v1.ConductorService/PushStream"
-	ConductorService_Pull_FullMethodName        = "/conductor.v1.ConductorService/Pull"
-	ConductorService_Subscribe_FullMethodName   = "/conductor.v1.ConductorService/Subscribe"
-	ConductorService_Cancel_FullMethodName      = "/conductor.v1.ConductorService/Cancel"
-	ConductorService_GetStatus_FullMethodName   = "/conductor.v1.ConductorService/GetStatus"
-	ConductorService_ListTickets_FullMethodName = "/conductor.v1.ConductorService/ListTickets"
+	ConductorService_Exec_FullMethodName         = "/conductor.v1.ConductorService/Exec"
+	ConductorService_Push_FullMethodName         = "/conductor.v1.ConductorService/Push"
+	ConductorService_PushStream_FullMethodName   = "/conductor.v1.ConductorService/PushStream"
+	ConductorService_PushPipeline_FullMethodName = "/conductor.v1.ConductorService/PushPipeline"
+	ConductorService_Pull_FullMethodName         = "/conductor.v1.ConductorService/Pull"
+	ConductorService_Subscribe_FullMethodName    = "/conductor.v1.ConductorService/Subscribe"
+	ConductorService_Cancel_FullMethodName       = "/conductor.v1.ConductorService/Cancel"
+	ConductorService_GetStatus_FullMethodName    = "/conductor.v1.ConductorService/GetStatus"
+	ConductorService_ListTickets_FullMethodName  = "/conductor.v1.ConductorService/ListTickets"
 )
 
 // ConductorServiceClient is the client API for ConductorService service.
@@ -47,6 +48,12 @@ type ConductorServiceClient interface {
 	// before the next one is read, so a full buffer slows the sender through
 	// HTTP/2 flow control.
 	PushStream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PushStreamRequest, PushStreamResponse], error)
+	// PushPipeline stores each message as PushStream does and sends one
+	// response per message, in order, once its results are stored. A
+	// producer can keep several messages in flight and still learn when each
+	// one is stored: while the buffer is full, the responses wait and so
+	// does the sender.
+	PushPipeline(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PushPipelineRequest, PushPipelineResponse], error)
 	// Pull takes the next results in order. With nothing buffered and the job
 	// still running it waits up to the requested time, then returns no
 	// results and the RUNNING state. Once the job has ended and every result
@@ -107,6 +114,19 @@ func (c *conductorServiceClient) PushStream(ctx context.Context, opts ...grpc.Ca
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ConductorService_PushStreamClient = grpc.ClientStreamingClient[PushStreamRequest, PushStreamResponse]
 
+func (c *conductorServiceClient) PushPipeline(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PushPipelineRequest, PushPipelineResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ConductorService_ServiceDesc.Streams[1], ConductorService_PushPipeline_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[PushPipelineRequest, PushPipelineResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ConductorService_PushPipelineClient = grpc.BidiStreamingClient[PushPipelineRequest, PushPipelineResponse]
+
 func (c *conductorServiceClient) Pull(ctx context.Context, in *PullRequest, opts ...grpc.CallOption) (*PullResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PullResponse)
@@ -119,7 +139,7 @@ func (c *conductorServiceClient) Pull(ctx context.Context, in *PullRequest, opts
 
 func (c *conductorServiceClient) Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &ConductorService_ServiceDesc.Streams[1], ConductorService_Subscribe_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &ConductorService_ServiceDesc.Streams[2], ConductorService_Subscribe_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -184,6 +204,12 @@ type ConductorServiceServer interface {
 	// before the next one is read, so a full buffer slows the sender through
 	// HTTP/2 flow control.
 	PushStream(grpc.ClientStreamingServer[PushStreamRequest, PushStreamResponse]) error
+	// PushPipeline stores each message as PushStream does and sends one
+	// response per message, in order, once its results are stored. A
+	// producer can keep several messages in flight and still learn when each
+	// one is stored: while the buffer is full, the responses wait and so
+	// does the sender.
+	PushPipeline(grpc.BidiStreamingServer[PushPipelineRequest, PushPipelineResponse]) error
 	// Pull takes the next results in order. With nothing buffered and the job
 	// still running it waits up to the requested time, then returns no
 	// results and the RUNNING state. Once the job has ended and every result
@@ -219,6 +245,9 @@ func (UnimplementedConductorServiceServer) Push(context.Context, *PushRequest) (
 }
 func (UnimplementedConductorServiceServer) PushStream(grpc.ClientStreamingServer[PushStreamRequest, PushStreamResponse]) error {
 	return status.Error(codes.Unimplemented, "method PushStream not implemented")
+}
+func (UnimplementedConductorServiceServer) PushPipeline(grpc.BidiStreamingServer[PushPipelineRequest, PushPipelineResponse]) error {
+	return status.Error(codes.Unimplemented, "method PushPipeline not implemented")
 }
 func (UnimplementedConductorServiceServer) Pull(context.Context, *PullRequest) (*PullResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Pull not implemented")
@@ -298,6 +327,13 @@ func _ConductorService_PushStream_Handler(srv interface{}, stream grpc.ServerStr
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ConductorService_PushStreamServer = grpc.ClientStreamingServer[PushStreamRequest, PushStreamResponse]
+
+func _ConductorService_PushPipeline_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ConductorServiceServer).PushPipeline(&grpc.GenericServerStream[PushPipelineRequest, PushPipelineResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ConductorService_PushPipelineServer = grpc.BidiStreamingServer[PushPipelineRequest, PushPipelineResponse]
 
 func _ConductorService_Pull_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PullRequest)
@@ -418,6 +454,12 @@ var ConductorService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "PushStream",
 			Handler:       _ConductorService_PushStream_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "PushPipeline",
+			Handler:       _ConductorService_PushPipeline_Handler,
+			ServerStreams: true,
 			ClientStreams: true,
 		},
 		{

@@ -69,6 +69,26 @@ class PushStreamResponse(_message.Message):
     stored_count: int
     def __init__(self, last_sequence: _Optional[int] = ..., stored_count: _Optional[int] = ...) -> None: ...
 
+class PushPipelineRequest(_message.Message):
+    __slots__ = ("ticket", "lease", "results", "progress", "first_sequence")
+    TICKET_FIELD_NUMBER: _ClassVar[int]
+    LEASE_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    ticket: int
+    lease: str
+    results: _containers.RepeatedCompositeFieldContainer[_payload_pb2.Payload]
+    progress: _payload_pb2.Progress
+    first_sequence: int
+    def __init__(self, ticket: _Optional[int] = ..., lease: _Optional[str] = ..., results: _Optional[_Iterable[_Union[_payload_pb2.Payload, _Mapping]]] = ..., progress: _Optional[_Union[_payload_pb2.Progress, _Mapping]] = ..., first_sequence: _Optional[int] = ...) -> None: ...
+
+class PushPipelineResponse(_message.Message):
+    __slots__ = ("last_sequence",)
+    LAST_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    last_sequence: int
+    def __init__(self, last_sequence: _Optional[int] = ...) -> None: ...
+
 class PullRequest(_message.Message):
     __slots__ = ("ticket", "max_results", "wait")
     TICKET_FIELD_NUMBER: _ClassVar[int]

@@ -53,6 +53,11 @@ class ConductorServiceStub:
                 request_serializer=conductor_dot_v1_dot_conductor__pb2.PushStreamRequest.SerializeToString,
                 response_deserializer=conductor_dot_v1_dot_conductor__pb2.PushStreamResponse.FromString,
                 _registered_method=True)
+        self.PushPipeline = channel.stream_stream(
+                '/conductor.v1.ConductorService/PushPipeline',
+                request_serializer=conductor_dot_v1_dot_conductor__pb2.PushPipelineRequest.SerializeToString,
+                response_deserializer=conductor_dot_v1_dot_conductor__pb2.PushPipelineResponse.FromString,
+                _registered_method=True)
         self.Pull = channel.unary_unary(
                 '/conductor.v1.ConductorService/Pull',
                 request_serializer=conductor_dot_v1_dot_conductor__pb2.PullRequest.SerializeToString,
@@ -106,6 +111,17 @@ class ConductorServiceServicer:
         """PushStream is the high-throughput form of Push: each message is stored
         before the next one is read, so a full buffer slows the sender through
         HTTP/2 flow control.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PushPipeline(self, request_iterator, context):
+        """PushPipeline stores each message as PushStream does and sends one
+        response per message, in order, once its results are stored. A
+        producer can keep several messages in flight and still learn when each
+        one is stored: while the buffer is full, the responses wait and so
+        does the sender.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -170,6 +186,11 @@ def add_ConductorServiceServicer_to_server(servicer, server):
                     servicer.PushStream,
                     request_deserializer=conductor_dot_v1_dot_conductor__pb2.PushStreamRequest.FromString,
                     response_serializer=conductor_dot_v1_dot_conductor__pb2.PushStreamResponse.SerializeToString,
+            ),
+            'PushPipeline': grpc.stream_stream_rpc_method_handler(
+                    servicer.PushPipeline,
+                    request_deserializer=conductor_dot_v1_dot_conductor__pb2.PushPipelineRequest.FromString,
+                    response_serializer=conductor_dot_v1_dot_conductor__pb2.PushPipelineResponse.SerializeToString,
             ),
             'Pull': grpc.unary_unary_rpc_method_handler(
                     servicer.Pull,
@@ -282,6 +303,33 @@ class ConductorService:
             '/conductor.v1.ConductorService/PushStream',
             conductor_dot_v1_dot_conductor__pb2.PushStreamRequest.SerializeToString,
             conductor_dot_v1_dot_conductor__pb2.PushStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PushPipeline(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/conductor.v1.ConductorService/PushPipeline',
+            conductor_dot_v1_dot_conductor__pb2.PushPipelineRequest.SerializeToString,
+            conductor_dot_v1_dot_conductor__pb2.PushPipelineResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,124 @@
+import { Status } from "nice-grpc";
+import { describe, expect, it } from "vitest";
+import { type Harness, startHarness } from "./support/harness.js";
+import {
+  errorInfo,
+  grpcError,
+  numbered,
+  numberOf,
+  startExternalJob,
+} from "./support/jobs.js";
+
+interface PipelineRequest {
+  readonly ticket: bigint;
+  readonly lease: string;
+  readonly results: ReturnType<typeof numbered>;
+}
+
+/** The requests of a PushPipeline call, sent as the test writes them. */
+class Requests implements AsyncIterable<PipelineRequest> {
+  readonly #queued: PipelineRequest[] = [];
+  #wake: (() => void) | undefined;
+  #closed = false;
+
+  send(request: PipelineRequest): void {
+    this.#queued.push(request);
+    this.#wake?.();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#wake?.();
+  }
+
+  async *[Symbol.asyncIterator]() {
+    for (;;) {
+      const request = this.#queued.shift();
+      if (request) yield request;
+      else if (this.#closed) return;
+      else await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+}
+
+/** Opens a PushPipeline call; returns its requests and a reader of its responses. */
+function openPipeline(harness: Harness) {
+  const requests = new Requests();
+  const responses = harness.client.pushPipeline(requests)[Symbol.asyncIterator]();
+  const nextSequence = async () => {
+    const response = await responses.next();
+    if (response.done) throw new Error("the pipeline ended without a response");
+    return response.value.lastSequence;
+  };
+  return { requests, nextSequence };
+}
+
+describe("PushPipeline", () => {
+  it("responds to each message with its last sequence", async () => {
+    const harness = await startHarness();
+    const { ticket, lease } = await startExternalJob(harness);
+    const { requests, nextSequence } = openPipeline(harness);
+
+    requests.send({ ticket, lease, results: numbered(3, 1) });
+    requests.send({ ticket, lease, results: numbered(2, 4) });
+    const sequences = [await nextSequence(), await nextSequence()];
+    requests.close();
+
+    expect(sequences).toEqual([3n, 5n]);
+  });
+
+  it("stores the messages in flight in order", async () => {
+    const harness = await startHarness();
+    const { ticket, lease } = await startExternalJob(harness);
+    const { requests, nextSequence } = openPipeline(harness);
+    for (let i = 0; i < 10; i++) {
+      requests.send({ ticket, lease, results: numbered(3, i * 3 + 1) });
+    }
+
+    for (let i = 0; i < 10; i++) await nextSequence();
+    requests.close();
+    const { results } = await harness.client.pull({ ticket, maxResults: 30 });
+
+    const numbers = results.map((result) => numberOf(result.payload));
+    expect(numbers).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+  });
+
+  it("holds the response while the buffer is full", async () => {
+    const harness = await startHarness({ maxData: 2 });
+    const { ticket, lease } = await startExternalJob(harness);
+    const { requests, nextSequence } = openPipeline(harness);
+    for (let i = 1; i <= 3; i++)
+      requests.send({ ticket, lease, results: numbered(1, i) });
+    await nextSequence();
+    await nextSequence();
+
+    let thirdSettled = false;
+    const third = nextSequence().then((sequence) => {
+      thirdSettled = true;
+      return sequence;
+    });
+    const { status } = await harness.client.getStatus({ ticket });
+    const settledWhileFull = thirdSettled;
+    await harness.client.pull({ ticket });
+
+    expect(status?.pushedCount).toBe(2n);
+    expect(settledWhileFull).toBe(false);
+    expect(await third).toBe(3n);
+    requests.close();
+  });
+
+  it("responds to the messages before a failed one", async () => {
+    const harness = await startHarness();
+    const { ticket, lease } = await startExternalJob(harness);
+    const { requests, nextSequence } = openPipeline(harness);
+
+    requests.send({ ticket, lease, results: numbered(2) });
+    requests.send({ ticket, lease: "not-the-lease", results: numbered(1) });
+    const first = await nextSequence();
+    const error = await grpcError(nextSequence());
+
+    expect(first).toBe(2n);
+    expect(error.code).toBe(Status.FAILED_PRECONDITION);
+    expect(errorInfo(error)?.reason).toBe("LEASE_MISMATCH");
+  });
+});
