@@ -10,6 +10,7 @@ import { JobState } from "../src/gen/conductor/v1/payload_pb.js";
 import { runnerClient, startRunner } from "./runner-support.js";
 import { type Harness, startHarness } from "./support/harness.js";
 import { drain, numbered, numberOf } from "./support/jobs.js";
+import { sampleValue, scrape } from "./support/metrics.js";
 
 /** Results and final status code of a ticket, read with Subscribe. */
 async function consume(harness: Harness, ticket: bigint) {
@@ -151,6 +152,28 @@ describe("runner SDK cancel", () => {
     const { status } = await harness.client.getStatus({ ticket });
     expect(status?.state).toBe(JobState.CANCELLED);
     expect(status?.pushedCount).toBe(1n);
+  });
+});
+
+describe("runner SDK pushes", () => {
+  it("sends a job's pushes on one PushPipeline stream", async () => {
+    const harness = await startHarness({ metricsAddress: "127.0.0.1:0" });
+    await startRunner(harness, {
+      kinds: {
+        remote: async (_, context) => {
+          for (const payload of numbered(3)) await context.push(payload);
+          await context.push(...numbered(300, 4));
+        },
+      },
+    });
+    const { ticket } = await harness.client.exec({ kind: "remote" });
+    await consume(harness, ticket);
+
+    const samples = await scrape(harness);
+    const started = (method: string) =>
+      sampleValue(samples, "grpc_server_started_total", { grpc_method: method });
+    expect(started("PushPipeline")).toBe(1);
+    expect(samples.some((s) => s.labels.grpc_method === "Push")).toBe(false);
   });
 });
 

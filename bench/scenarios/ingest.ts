@@ -18,7 +18,7 @@ import {
 } from "../lib/scenario.js";
 
 const SIZES_BYTES = [64, 4096];
-/** Results per PushStream message, as many as the SDK puts in one Push call. */
+/** Results per PushStream message, as many as the SDK puts in one message. */
 const BATCH = 256;
 const INGEST_KIND = "bench-ingest";
 
@@ -48,7 +48,7 @@ export const ingestScenario: Scenario = {
           const sdk = await compareSdk(options, server, bare, sizeBytes, count);
           rows.push(
             row(`${sizeBytes} B, PushStream, ${BATCH}/message`, stream),
-            row(`${sizeBytes} B, runner SDK (Push calls)`, sdk),
+            row(`${sizeBytes} B, runner SDK (PushPipeline)`, sdk),
           );
         } finally {
           await server.stop();
@@ -66,8 +66,8 @@ export const ingestScenario: Scenario = {
       notes: [
         "PushStream: a leased job, as a runner holds one, pushes pre-encoded messages",
         "runner SDK: a job of the TypeScript runner SDK calls context.push for every " +
-          "result without waiting; the SDK sends them in Push calls of up to " +
-          `${BATCH} results, one call at a time`,
+          "result without waiting; the SDK sends them on one PushPipeline stream in " +
+          `messages of up to ${BATCH} results, up to four of them unanswered at once`,
       ],
     } satisfies Section;
   },

@@ -24,21 +24,30 @@ export type ClientDefinition<T extends GenServiceMethods> = {
   >;
 };
 
+/** Request encoders that replace toBinary for some methods; each must produce its bytes. */
+export type RequestEncoders<T extends GenServiceMethods> = {
+  readonly [K in keyof T]?: (request: MessageInitShape<T[K]["input"]>) => Uint8Array;
+};
+
 /**
  * Builds a nice-grpc client definition of a protoc-gen-es service. Methods
  * are keyed by their lowerCamelCase local name, such as `pushStream`.
  */
 export function clientDefinition<T extends GenServiceMethods>(
   service: GenService<T>,
+  encoders: RequestEncoders<T> = {},
 ): ClientDefinition<T> {
   const definition: Record<string, MethodDefinition<any, any, any, any>> = {};
   for (const method of service.methods) {
     const kind = method.methodKind;
+    const encode = encoders[method.localName as keyof T] as
+      | ((request: unknown) => Uint8Array)
+      | undefined;
     definition[method.localName] = {
       path: `/${service.typeName}/${method.name}`,
       requestStream: kind === "client_streaming" || kind === "bidi_streaming",
       responseStream: kind === "server_streaming" || kind === "bidi_streaming",
-      requestSerialize: serializer(method.input),
+      requestSerialize: encode ?? serializer(method.input),
       requestDeserialize: deserializer(method.input),
       responseSerialize: serializer(method.output),
       responseDeserialize: deserializer(method.output),

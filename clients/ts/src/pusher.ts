@@ -3,18 +3,24 @@ import type { Client } from "nice-grpc";
 import type { ClientDefinition } from "./definition.js";
 import type {
   ConductorService,
-  PushRequestSchema,
+  PushPipelineRequestSchema,
 } from "./gen/conductor/v1/conductor_pb.js";
 import type { Payload } from "./gen/conductor/v1/payload_pb.js";
 import { payloadSizeBound } from "./payloads.js";
+import { RequestQueue } from "./request-queue.js";
 
 type ConductorClient = Client<ClientDefinition<(typeof ConductorService)["method"]>>;
-type PushRequest = MessageInitShape<typeof PushRequestSchema>;
+type PushPipelineRequest = MessageInitShape<typeof PushPipelineRequestSchema>;
 
-/** Maximum results in one Push call. */
+/** Maximum results in one message. */
 const MAX_BATCH_RESULTS = 256;
-/** Estimated payload bytes after which a Push call takes no more results. */
+/** Estimated payload bytes after which a message takes no more results. */
 const MAX_BATCH_BYTES = 1 << 20;
+/**
+ * Messages sent without a response yet. More than one hides the round
+ * trip; a few bound what a full ticket buffer leaves waiting in the stream.
+ */
+const MAX_IN_FLIGHT = 4;
 
 interface Entry {
   readonly payloads: readonly Payload[];
@@ -26,21 +32,30 @@ interface Entry {
 }
 
 /**
- * Sends the results of one job attempt with unary Push calls, one call at
- * a time and in order. Results pushed while a call is out go together in
- * the next one. Each push resolves once the server has stored it, so a
- * full ticket buffer makes pushes wait: that is the backpressure.
+ * Sends the results of one job attempt in order over a PushPipeline
+ * stream, opened at the first push. Up to MAX_IN_FLIGHT messages travel
+ * at once; results pushed meanwhile wait and go together in the next
+ * message. Each push resolves once the server's response says its
+ * results are stored, so a full ticket buffer makes pushes wait: that is
+ * the backpressure.
  */
 export class Pusher {
   readonly #client: ConductorClient;
   readonly #ticket: bigint;
   readonly #lease: string;
   readonly #signal: AbortSignal;
+  /** Entries not sent yet. */
   #queue: Entry[] = [];
-  #sending: Promise<void> | undefined;
+  /** The entries of each message sent without a response yet, oldest first. */
+  #inFlight: Entry[][] = [];
+  #stream:
+    | { requests: RequestQueue<PushPipelineRequest>; ended: Promise<void> }
+    | undefined;
+  #sendScheduled = false;
+  #whenIdle: (() => void)[] = [];
   #failure: { error: unknown } | undefined;
 
-  /** `signal` aborts the calls in flight, when the lease is known dead. */
+  /** `signal` aborts the stream, when the lease is known dead. */
   constructor(
     client: ConductorClient,
     ticket: bigint,
@@ -61,7 +76,7 @@ export class Pusher {
   /**
    * Queues results, and progress to store after them, and resolves with
    * the sequence of the last result once all are stored. Many results are
-   * split over several calls.
+   * split over several messages.
    */
   push(payloads: readonly Payload[], progress?: Entry["progress"]): Promise<bigint> {
     if (this.#failure) return Promise.reject(this.#failure.error);
@@ -77,35 +92,94 @@ export class Pusher {
           reject,
         });
       }
-      this.#sending ??= this.#sendAll().finally(() => {
-        this.#sending = undefined;
-      });
+      this.#scheduleSend();
     });
   }
 
-  /** Resolves once every queued push has been stored or has failed. */
+  /**
+   * Resolves once every queued push has been stored or has failed, and the
+   * stream is closed.
+   */
   async flush(): Promise<void> {
-    while (this.#sending) await this.#sending;
+    while (this.#queue.length > 0 || this.#inFlight.length > 0) {
+      await new Promise<void>((resolve) => this.#whenIdle.push(resolve));
+    }
+    const stream = this.#stream;
+    this.#stream = undefined;
+    stream?.requests.close();
+    await stream?.ended;
   }
 
-  async #sendAll(): Promise<void> {
-    while (this.#queue.length > 0) {
+  /**
+   * Sends on the next microtask, so that results pushed in one go share a
+   * message instead of the first one leaving alone.
+   */
+  #scheduleSend(): void {
+    if (this.#sendScheduled) return;
+    this.#sendScheduled = true;
+    queueMicrotask(() => {
+      this.#sendScheduled = false;
+      this.#send();
+    });
+  }
+
+  /** Sends queued entries while fewer than MAX_IN_FLIGHT messages are out. */
+  #send(): void {
+    while (this.#queue.length > 0 && this.#inFlight.length < MAX_IN_FLIGHT) {
       const batch = this.#takeBatch();
-      try {
-        const response = await this.#client.push(this.#request(batch), {
-          signal: this.#signal,
-        });
-        settle(batch, response.lastSequence);
-      } catch (error) {
-        // Results after a failed push must not be stored out of order, so
-        // everything queued fails with the same error.
-        this.#failure = { error };
-        for (const entry of [...batch, ...this.#queue.splice(0)]) entry.reject(error);
-      }
+      this.#inFlight.push(batch);
+      this.#open().send(this.#request(batch));
     }
   }
 
-  /** Takes entries for one call; one that carries progress ends it. */
+  #open(): RequestQueue<PushPipelineRequest> {
+    if (this.#stream) return this.#stream.requests;
+    const requests = new RequestQueue<PushPipelineRequest>();
+    const responses = this.#client.pushPipeline(requests, { signal: this.#signal });
+    this.#stream = { requests, ended: this.#readResponses(responses) };
+    return requests;
+  }
+
+  /** Settles the messages in flight as their responses arrive. Never rejects. */
+  async #readResponses(
+    responses: AsyncIterable<{ lastSequence: bigint }>,
+  ): Promise<void> {
+    try {
+      for await (const { lastSequence } of responses) {
+        const batch = this.#inFlight.shift();
+        if (!batch) throw new Error("the server sent a response for no push");
+        settle(batch, lastSequence);
+        this.#send();
+        this.#notifyIfIdle();
+      }
+      if (this.#inFlight.length > 0) {
+        throw new Error("the push stream ended without a response for every push");
+      }
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  /**
+   * Fails everything not stored yet with `error`: results after a failed
+   * push must not be stored out of order.
+   */
+  #fail(error: unknown): void {
+    this.#failure ??= { error };
+    const pending = [...this.#inFlight.flat(), ...this.#queue];
+    this.#inFlight = [];
+    this.#queue = [];
+    for (const entry of pending) entry.reject(error);
+    this.#stream?.requests.close();
+    this.#notifyIfIdle();
+  }
+
+  #notifyIfIdle(): void {
+    if (this.#queue.length > 0 || this.#inFlight.length > 0) return;
+    for (const resolve of this.#whenIdle.splice(0)) resolve();
+  }
+
+  /** Takes entries for one message; one that carries progress ends it. */
   #takeBatch(): Entry[] {
     let taken = 0;
     let count = 0;
@@ -120,12 +194,12 @@ export class Pusher {
       bytes += entry.bytes;
       if (entry.progress) break;
     }
-    // One splice per call: shifting entry by entry made a long queue of
+    // One splice per message: shifting entry by entry made a long queue of
     // unawaited pushes cost quadratic time.
     return this.#queue.splice(0, taken);
   }
 
-  #request(batch: readonly Entry[]): PushRequest {
+  #request(batch: readonly Entry[]): PushPipelineRequest {
     return {
       ticket: this.#ticket,
       lease: this.#lease,

@@ -25,6 +25,7 @@ import {
   JobRun,
   type RunnerClient,
 } from "./job-run.js";
+import { encodePushPipelineRequest } from "./push-encoding.js";
 import { RequestQueue } from "./request-queue.js";
 
 /** Settings of connectRunner. */
@@ -334,7 +335,10 @@ function connectClients(options: RunnerOptions): Clients {
   return {
     channel,
     runner: createClient(clientDefinition(RunnerService), channel),
-    conductor: createClient(clientDefinition(ConductorService), channel),
+    conductor: createClient(
+      clientDefinition(ConductorService, { pushPipeline: encodePushPipelineRequest }),
+      channel,
+    ),
   };
 }
 
