@@ -4,6 +4,7 @@ import {
   connectRunner,
   type JobContext,
   JobError,
+  PushAfterEndError,
   textPayload,
 } from "../clients/ts/src/index.js";
 import { JobState } from "../src/gen/conductor/v1/payload_pb.js";
@@ -174,6 +175,61 @@ describe("runner SDK pushes", () => {
       sampleValue(samples, "grpc_server_started_total", { grpc_method: method });
     expect(started("PushPipeline")).toBe(1);
     expect(samples.some((s) => s.labels.grpc_method === "Push")).toBe(false);
+  });
+
+  it("rejects a push made after the job ended", async () => {
+    const harness = await startHarness({ metricsAddress: "127.0.0.1:0" });
+    const job = deferred<JobContext>();
+    await startRunner(harness, {
+      kinds: {
+        remote: async (_, context) => {
+          await context.push(...numbered(1));
+          job.resolve(context);
+        },
+      },
+    });
+    const { ticket } = await harness.client.exec({ kind: "remote" });
+    const context = await job.promise;
+    await consume(harness, ticket);
+
+    const error = await context.push(...numbered(1, 2)).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(PushAfterEndError);
+    const samples = await scrape(harness);
+    const handled = sampleValue(samples, "grpc_server_handled_total", {
+      grpc_method: "PushPipeline",
+    });
+    expect(handled).toBe(1);
+  });
+
+  it("ends a job whose unawaited pushes fail without an unhandled rejection", async () => {
+    const harness = await startHarness({ maxData: 1 });
+    const started = deferred();
+    const aborted = deferred();
+    await startRunner(harness, {
+      kinds: {
+        remote: async (_, context) => {
+          for (const payload of numbered(5)) void context.push(payload);
+          void context.progress(1, 5);
+          started.resolve();
+          await new Promise((resolve) =>
+            context.signal.addEventListener("abort", resolve),
+          );
+          aborted.resolve();
+        },
+      },
+    });
+    const { ticket } = await harness.client.exec({ kind: "remote" });
+    await started.promise;
+
+    await harness.client.cancel({ ticket });
+
+    await aborted.promise;
+    // Node reports an unhandled rejection after the microtasks of the
+    // turn that rejected; vitest then fails the run.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const { status } = await harness.client.getStatus({ ticket });
+    expect(status?.state).toBe(JobState.CANCELLED);
   });
 });
 

@@ -119,21 +119,34 @@ export class JobRun {
   #context(pusher: Pusher): JobContext {
     const { ticket, kind, attempt } = this.assignment;
     const send = (payloads: Payload[], progress?: { done: bigint; total: bigint }) =>
-      pusher.push(payloads, progress).catch((error: unknown) => {
-        this.#job.abort(error);
-        throw error;
-      });
+      markHandled(
+        pusher.push(payloads, progress).catch((error: unknown) => {
+          this.#job.abort(error);
+          throw error;
+        }),
+      );
     return {
       ticket,
       kind,
       attempt,
       signal: this.#job.signal,
       push: (...payloads) => send(payloads),
-      progress: async (done, total = 0) => {
-        await send([], { done: BigInt(done), total: BigInt(total) });
-      },
+      progress: (done, total = 0) =>
+        markHandled(
+          send([], { done: BigInt(done), total: BigInt(total) }).then(() => undefined),
+        ),
     };
   }
+}
+
+/**
+ * Returns `promise` marked as handled. Handlers may leave pushes
+ * unawaited. A failed push already aborts the job's signal and ends the
+ * job, so its rejection must not also end the process as an unhandled one.
+ */
+function markHandled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
 }
 
 /** Returns whether a failed call shows that the job is over or no longer ours. */

@@ -35,8 +35,8 @@ interface Entry {
  * Sends the results of one job attempt in order over a PushPipeline
  * stream, opened at the first push. Up to MAX_IN_FLIGHT messages travel
  * at once; results pushed meanwhile wait and go together in the next
- * message. Each push resolves once the server's response says its
- * results are stored, so a full ticket buffer makes pushes wait: that is
+ * message. Each push resolves once the server's response reports its
+ * results stored, so a full ticket buffer makes pushes wait: that is
  * the backpressure.
  */
 export class Pusher {
@@ -53,6 +53,8 @@ export class Pusher {
     | undefined;
   #sendScheduled = false;
   #whenIdle: (() => void)[] = [];
+  /** Set once flush has started closing the stream: later pushes fail. */
+  #closed = false;
   #failure: { error: unknown } | undefined;
 
   /** `signal` aborts the stream, when the lease is known dead. */
@@ -80,6 +82,7 @@ export class Pusher {
    */
   push(payloads: readonly Payload[], progress?: Entry["progress"]): Promise<bigint> {
     if (this.#failure) return Promise.reject(this.#failure.error);
+    if (this.#closed) return Promise.reject(new PushAfterEndError());
     return new Promise((resolve, reject) => {
       const chunks = chunk(payloads);
       for (const [index, { payloads, bytes }] of chunks.entries()) {
@@ -98,16 +101,16 @@ export class Pusher {
 
   /**
    * Resolves once every queued push has been stored or has failed, and the
-   * stream is closed.
+   * stream is closed. Pushes made while it waits are sent too; pushes made
+   * after that fail with PushAfterEndError.
    */
   async flush(): Promise<void> {
     while (this.#queue.length > 0 || this.#inFlight.length > 0) {
       await new Promise<void>((resolve) => this.#whenIdle.push(resolve));
     }
-    const stream = this.#stream;
-    this.#stream = undefined;
-    stream?.requests.close();
-    await stream?.ended;
+    this.#closed = true;
+    this.#stream?.requests.close();
+    await this.#stream?.ended;
   }
 
   /**
@@ -206,6 +209,14 @@ export class Pusher {
       results: batch.flatMap((entry) => entry.payloads),
       progress: batch.at(-1)?.progress,
     };
+  }
+}
+
+/** The error of a push made after the job's handler returned and its pushes were sent. */
+export class PushAfterEndError extends Error {
+  constructor() {
+    super("push after the job ended: the handler had returned and its results were sent");
+    this.name = "PushAfterEndError";
   }
 }
 
