@@ -216,7 +216,9 @@ func (x *PushRequest) GetFirstSequence() uint64 {
 
 type PushResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Sequence of the last result stored for the ticket.
+	// Sequence of the request's last result, also when a retry found it
+	// stored already; for a request without results, the sequence of the
+	// ticket's last stored result.
 	LastSequence  uint64 `protobuf:"varint,1,opt,name=last_sequence,json=lastSequence,proto3" json:"last_sequence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -468,8 +470,7 @@ func (x *PushPipelineRequest) GetFirstSequence() uint64 {
 
 type PushPipelineResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Sequence of the last result stored for the ticket once the request
-	// this responds to was stored.
+	// As in PushResponse, for the request this responds to.
 	LastSequence  uint64 `protobuf:"varint,1,opt,name=last_sequence,json=lastSequence,proto3" json:"last_sequence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
