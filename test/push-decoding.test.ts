@@ -24,7 +24,6 @@ const RESULTS: Payload[] = [
   jsonPayload({ n: 1, nested: { list: [1, "two"] } }),
   create(PayloadSchema),
   binaryPayload(new Uint8Array(0)),
-  // Longer than the bytes EncodedPayload copies with a loop.
   binaryPayload(new Uint8Array(1000).fill(7)),
 ];
 

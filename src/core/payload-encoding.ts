@@ -91,14 +91,7 @@ export class EncodedPayload implements Payload {
     target: Uint8Array,
     offset: number,
   ): number {
-    const source = payload.#source;
-    const end = payload.#end;
-    // Buffer.copy crosses into C++, which costs more than a short loop.
-    if (end - payload.#start > 256) {
-      return offset + source.copy(target, offset, payload.#start, end);
-    }
-    for (let i = payload.#start; i < end; i++) target[offset++] = source[i] as number;
-    return offset;
+    return offset + payload.#source.copy(target, offset, payload.#start, payload.#end);
   }
 
   #decode(): Payload["data"] {
