@@ -1,5 +1,6 @@
 import { Status } from "nice-grpc";
 import { describe, expect, it } from "vitest";
+import { RequestQueue } from "../clients/ts/src/request-queue.js";
 import { type Harness, startHarness } from "./support/harness.js";
 import {
   errorInfo,
@@ -9,41 +10,15 @@ import {
   startExternalJob,
 } from "./support/jobs.js";
 
-interface PipelineRequest {
-  readonly ticket: bigint;
-  readonly lease: string;
-  readonly results: ReturnType<typeof numbered>;
-}
-
-/** The requests of a PushPipeline call, sent as the test writes them. */
-class Requests implements AsyncIterable<PipelineRequest> {
-  readonly #queued: PipelineRequest[] = [];
-  #wake: (() => void) | undefined;
-  #closed = false;
-
-  send(request: PipelineRequest): void {
-    this.#queued.push(request);
-    this.#wake?.();
-  }
-
-  close(): void {
-    this.#closed = true;
-    this.#wake?.();
-  }
-
-  async *[Symbol.asyncIterator]() {
-    for (;;) {
-      const request = this.#queued.shift();
-      if (request) yield request;
-      else if (this.#closed) return;
-      else await new Promise<void>((resolve) => (this.#wake = resolve));
-    }
-  }
-}
+type PipelineRequest = {
+  ticket: bigint;
+  lease: string;
+  results: ReturnType<typeof numbered>;
+};
 
 /** Opens a PushPipeline call; returns its requests and a reader of its responses. */
 function openPipeline(harness: Harness) {
-  const requests = new Requests();
+  const requests = new RequestQueue<PipelineRequest>();
   const responses = harness.client.pushPipeline(requests)[Symbol.asyncIterator]();
   const nextSequence = async () => {
     const response = await responses.next();
