@@ -107,6 +107,17 @@ describe("metrics endpoint", () => {
     expect(sampleValue(samples, "conductor_results_replayed_total")).toBe(3);
   });
 
+  it("counts a retried push's results once", async () => {
+    const harness = await startHarness({ metricsAddress: "127.0.0.1:0" });
+    const { ticket, lease } = await startExternalJob(harness);
+    await harness.client.push({ ticket, lease, results: numbered(2), firstSequence: 1n });
+
+    await harness.client.push({ ticket, lease, results: numbered(3), firstSequence: 1n });
+    const samples = await scrape(harness);
+
+    expect(sampleValue(samples, "conductor_results_pushed_total")).toBe(3);
+  });
+
   it("shows open Subscribe streams", async () => {
     const harness = await startHarness({ metricsAddress: "127.0.0.1:0" });
     const { ticket } = await startExternalJob(harness);

@@ -209,6 +209,20 @@ describe("Push", () => {
     expect(status?.pushedCount).toBe(3n);
   });
 
+  it("counts in stored_count only what the stream stored", async () => {
+    const harness = await startHarness();
+    const { ticket, lease } = await startExternalJob(harness);
+    await harness.client.push({ ticket, lease, results: numbered(3) });
+    async function* messages() {
+      yield { ticket, lease, results: numbered(3, 2), firstSequence: 2n };
+    }
+
+    const response = await harness.client.pushStream(messages());
+
+    expect(response.lastSequence).toBe(4n);
+    expect(response.storedCount).toBe(1n);
+  });
+
   it("rejects a first_sequence past the next free sequence", async () => {
     const harness = await startHarness();
     const { ticket, lease } = await startExternalJob(harness);

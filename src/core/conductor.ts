@@ -10,6 +10,7 @@ import type {
   ListFilter,
   Progress,
   PushOptions,
+  PushResult,
   ReadBatch,
   TicketSnapshot,
   TicketStore,
@@ -103,7 +104,7 @@ export class Conductor {
     lease: string,
     payloads: readonly Payload[],
     options?: PushOptions,
-  ): Promise<bigint> {
+  ): Promise<PushResult> {
     return this.store.push(ticket, lease, payloads, options);
   }
 
@@ -182,7 +183,8 @@ export class Conductor {
       ticket,
       attempt,
       signal,
-      push: (...results) => this.store.push(ticket, lease.lease, results, { signal }),
+      push: async (...results) =>
+        (await this.store.push(ticket, lease.lease, results, { signal })).lastSequence,
       progress: async (done, total = 0) => {
         const progress: Progress = { done: BigInt(done), total: BigInt(total) };
         await this.store.push(ticket, lease.lease, [], { progress });

@@ -27,6 +27,7 @@ import {
   type ListFilter,
   type Progress,
   type PushOptions,
+  type PushResult,
   type ReadBatch,
   type ReadOptions,
   type TicketSnapshot,
@@ -146,19 +147,20 @@ export class MemoryStore implements TicketStore {
     lease: string,
     payloads: readonly Payload[],
     options: PushOptions = {},
-  ): Promise<bigint> {
+  ): Promise<PushResult> {
     const record = this.#holding(ticket, lease);
     if (options.firstSequence !== undefined && payloads.length > 0) {
       const unstored = this.#unstored(record, payloads, options.firstSequence);
       if (unstored.length === 0) {
         if (options.progress) this.#setProgress(record, options.progress);
-        return options.firstSequence + BigInt(payloads.length) - 1n;
+        const lastSequence = options.firstSequence + BigInt(payloads.length) - 1n;
+        return { lastSequence, storedCount: 0 };
       }
       payloads = unstored;
     }
     if (payloads.length === 0) {
       if (options.progress) this.#setProgress(record, options.progress);
-      return record.log.pushedCount;
+      return { lastSequence: record.log.pushedCount, storedCount: 0 };
     }
     options.signal?.throwIfAborted();
     const lastSequence =
@@ -167,7 +169,7 @@ export class MemoryStore implements TicketStore {
         this.#drainPushes(record),
       ));
     if (options.progress) this.#setProgress(record, options.progress);
-    return lastSequence;
+    return { lastSequence, storedCount: payloads.length };
   }
 
   async read(ticket: bigint, options: ReadOptions): Promise<ReadBatch> {

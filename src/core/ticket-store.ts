@@ -99,6 +99,17 @@ export interface PushOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** The outcome of a push: its last sequence and how many results it stored. */
+export interface PushResult {
+  /**
+   * Sequence of the push's last result, also when it was stored before;
+   * for a push without results, the ticket's last stored sequence.
+   */
+  readonly lastSequence: bigint;
+  /** Results this push stored; results skipped by firstSequence do not count. */
+  readonly storedCount: number;
+}
+
 export interface ListFilter {
   readonly state?: JobState | undefined;
   readonly kind?: string | undefined;
@@ -137,7 +148,7 @@ export interface TicketStore {
   requeue(ticket: bigint, lease: string): Promise<void>;
 
   /**
-   * Appends results in order and returns the last sequence stored. While
+   * Appends results in order and returns what it stored. While
    * the buffer contains `maxData` undelivered results it waits for room,
    * storing what fits as room appears. Rejects with LeaseMismatchError,
    * TicketClosedError, or PushAbortedError when the signal aborts.
@@ -147,7 +158,7 @@ export interface TicketStore {
     lease: string,
     payloads: readonly Payload[],
     options?: PushOptions,
-  ): Promise<bigint>;
+  ): Promise<PushResult>;
 
   /**
    * Takes results in order, waiting up to `waitMs` while the job runs and

@@ -6,6 +6,7 @@ import {
   type Lease,
   type ListFilter,
   type PushOptions,
+  type PushResult,
   type ReadBatch,
   type ReadOptions,
   type TicketSnapshot,
@@ -96,15 +97,15 @@ export class ObservedStore implements TicketStore {
     lease: string,
     payloads: readonly Payload[],
     options?: PushOptions,
-  ): Promise<bigint> {
+  ): Promise<PushResult> {
     if (payloads.length === 0) {
       return this.#inner.push(ticket, lease, payloads, options);
     }
     const startMs = performance.now();
     try {
-      const lastSequence = await this.#inner.push(ticket, lease, payloads, options);
-      this.#pushed(payloads.length, performance.now() - startMs);
-      return lastSequence;
+      const result = await this.#inner.push(ticket, lease, payloads, options);
+      this.#pushed(result.storedCount, performance.now() - startMs);
+      return result;
     } catch (error) {
       // An aborted push keeps the results it stored before giving up.
       if (error instanceof PushAbortedError && error.storedCount > 0) {

@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import type { CallContext, ServiceImplementation } from "nice-grpc";
 import type { Conductor } from "../core/conductor.js";
 import { InvalidArgumentError } from "../core/errors.js";
+import type { PushResult } from "../core/ticket-store.js";
 import {
   ConductorService,
   type PushPipelineRequest,
@@ -78,7 +79,7 @@ export function conductorService(
     },
 
     async push(request, context) {
-      const lastSequence = await pushOne(conductor, request, context.signal);
+      const { lastSequence } = await pushOne(conductor, request, context.signal);
       return { lastSequence };
     },
 
@@ -90,7 +91,8 @@ export function conductorService(
       // The next request is read only once this one is stored and its
       // response written, so a full buffer stops the reads.
       for await (const request of requests) {
-        yield { lastSequence: await pushOne(conductor, request, context.signal) };
+        const { lastSequence } = await pushOne(conductor, request, context.signal);
+        yield { lastSequence };
       }
     },
 
@@ -156,8 +158,9 @@ async function pushAll(
   let lastSequence = 0n;
   let storedCount = 0n;
   for await (const request of requests) {
-    lastSequence = await pushOne(conductor, request, context.signal);
-    storedCount += BigInt(request.results.length);
+    const stored = await pushOne(conductor, request, context.signal);
+    lastSequence = stored.lastSequence;
+    storedCount += BigInt(stored.storedCount);
   }
   return { lastSequence, storedCount };
 }
@@ -167,7 +170,7 @@ function pushOne(
   conductor: Conductor,
   request: PushRequest | PushStreamRequest | PushPipelineRequest,
   signal: AbortSignal,
-): Promise<bigint> {
+): Promise<PushResult> {
   return conductor.push(
     requireTicket(request.ticket),
     requireLease(request.lease),
