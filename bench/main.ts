@@ -88,6 +88,8 @@ function loadLine(): string {
 async function main(): Promise<void> {
   const { options, names, jsonPath } = parseOptions();
   const scenarios = selectScenarios(names);
+  // Writing the file now finds a bad path before minutes of measuring.
+  if (jsonPath) writeFileSync(jsonPath, "[]\n");
   if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
   console.log(`conductor benchmarks: ${machineLine()}; ${loadLine()}`);
   console.log(
@@ -103,6 +105,7 @@ async function main(): Promise<void> {
   const elapsedS = (performance.now() - startMs) / 1000;
   console.log(`finished in ${elapsedS.toFixed(0)} s; ${loadLine()}`);
   if (jsonPath) writeFileSync(jsonPath, `${JSON.stringify(sections, null, 2)}\n`);
+  if (options.profileDir) console.log(`CPU profiles are in ${options.profileDir}/`);
 }
 
 try {

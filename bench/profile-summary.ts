@@ -75,8 +75,15 @@ const { values, positionals } = parseArgs({
   },
 });
 const [path] = positionals;
-if (!path) {
+const top = Number(values.top);
+if (!path || !Number.isInteger(top) || top < 1) {
   console.error(USAGE);
   process.exit(2);
 }
-console.log(summarize(path, Number(values.top), values.inclusive).join("\n"));
+try {
+  console.log(summarize(path, top, values.inclusive).join("\n"));
+} catch (error) {
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`profile-summary: cannot read ${path}: ${message}`);
+  process.exit(1);
+}

@@ -105,7 +105,10 @@ export type Handlers = Record<string, (args: any) => unknown>;
  * `handlers` until the parent sends "exit" or disconnects.
  */
 export function serveCommands(port: number, handlers: Handlers): void {
-  const send = (message: ReplyMessage | ReadyMessage) => process.send?.(message);
+  // A parent that is gone takes no replies; sending would throw.
+  const send = (message: ReplyMessage | ReadyMessage) => {
+    if (process.connected) process.send?.(message);
+  };
   process.on("message", async (message: CommandMessage) => {
     if (message.command === "exit") process.exit(0);
     const handler =
