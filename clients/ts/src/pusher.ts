@@ -155,8 +155,10 @@ export class Pusher {
         this.#send();
         this.#notifyIfIdle();
       }
-      if (this.#inFlight.length > 0) {
-        throw new Error("the push stream ended without a response for every push");
+      // Only closing it from this side may end the stream; a stream ended
+      // before would leave later pushes waiting for nothing.
+      if (this.#inFlight.length > 0 || !this.#closed) {
+        throw new Error("the push stream ended before every push was stored");
       }
     } catch (error) {
       this.#fail(error);
