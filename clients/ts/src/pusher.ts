@@ -214,10 +214,12 @@ export class Pusher {
   }
 }
 
-/** The error of a push made after the job's handler returned and its pushes were sent. */
+/** The error of a push made after the job's handler returned and its pushes were stored. */
 export class PushAfterEndError extends Error {
   constructor() {
-    super("push after the job ended: the handler had returned and its results were sent");
+    super(
+      "push after the job ended: the handler had returned and its results were stored",
+    );
     this.name = "PushAfterEndError";
   }
 }
