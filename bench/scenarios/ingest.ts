@@ -23,7 +23,7 @@ const BATCH = 256;
 const INGEST_KIND = "bench-ingest";
 /**
  * How long a finished job's results live. Each round leaves a job holding
- * every result it stored, up to 80 MiB; expiring it before the next round
+ * every result it stored, up to 80 MiB. Expiring it before the next round
  * keeps one round's garbage out of the next one's figures.
  */
 const EXPIRY_MS = 100;
@@ -118,7 +118,6 @@ async function comparePushStream(
   const payloads = binaryPayloads(BATCH, sizeBytes);
   try {
     await Promise.all([conductorClient.connect(), bareClient.connect()]);
-    const bareMessage = encodePushStreamRequest(1n, "lease", payloads);
     return await compare(
       options.rounds,
       async () => {
@@ -131,15 +130,21 @@ async function comparePushStream(
         await afterExpiry();
         return measured;
       },
-      () =>
-        sample(bare, count, () =>
-          sendStream(bareClient, BARE_PATHS.ingest, bareMessage, count / BATCH),
-        ),
+      bareRound(bare, bareClient, sizeBytes, count),
     );
   } finally {
     conductorClient.close();
     bareClient.close();
   }
+}
+
+/** Returns a round of the reference: `count` results sent to the bare server, BATCH to a message. */
+function bareRound(bare: Child, client: RawClient, sizeBytes: number, count: number) {
+  const message = encodePushStreamRequest(1n, "lease", binaryPayloads(BATCH, sizeBytes));
+  return () =>
+    sample(bare, count, () =>
+      sendStream(client, BARE_PATHS.ingest, message, count / BATCH),
+    );
 }
 
 async function sendStream(
@@ -176,11 +181,6 @@ async function compareSdk(
   const bareClient = new RawClient(addressOf(bare));
   try {
     await bareClient.connect();
-    const bareMessage = encodePushStreamRequest(
-      1n,
-      "lease",
-      binaryPayloads(BATCH, sizeBytes),
-    );
     return await compare(
       options.rounds,
       async () => {
@@ -194,10 +194,7 @@ async function compareSdk(
         await afterExpiry();
         return measured;
       },
-      () =>
-        sample(bare, count, () =>
-          sendStream(bareClient, BARE_PATHS.ingest, bareMessage, count / BATCH),
-        ),
+      bareRound(bare, bareClient, sizeBytes, count),
     );
   } finally {
     bareClient.close();
