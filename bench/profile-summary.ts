@@ -84,6 +84,6 @@ try {
   console.log(summarize(path, top, values.inclusive).join("\n"));
 } catch (error) {
   const message = error instanceof Error ? error.message : String(error);
-  console.error(`profile-summary: cannot read ${path}: ${message}`);
+  console.error(`profile-summary: failed to read ${path}: ${message}`);
   process.exit(1);
 }

@@ -87,7 +87,7 @@ describe("decodePushRequest", () => {
     expect(kept).toEqual(RESULTS.map((payload) => toBinary(PayloadSchema, payload)));
   });
 
-  it("measures payloads as decoded ones", () => {
+  it("measures payloads like fromBinary ones", () => {
     const bytes = encode({ results: RESULTS });
 
     const decoded = decodePushRequest(PushStreamRequestSchema, bytes);
@@ -98,7 +98,7 @@ describe("decodePushRequest", () => {
     expect(decoded?.results.map(payloadSize)).toEqual(expected);
   });
 
-  it("refuses to change the data of a decoded payload", () => {
+  it("rejects changes to decoded payload data", () => {
     const decoded = decodePushRequest(
       PushStreamRequestSchema,
       encode({ results: RESULTS }),

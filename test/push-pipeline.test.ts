@@ -16,7 +16,7 @@ type PipelineRequest = {
   results: ReturnType<typeof numbered>;
 };
 
-/** Opens a PushPipeline call; returns its requests and a reader of its responses. */
+/** Opens a PushPipeline call and returns its requests and a reader of its responses. */
 function openPipeline(harness: Harness) {
   const requests = new RequestQueue<PipelineRequest>();
   const responses = harness.client.pushPipeline(requests)[Symbol.asyncIterator]();

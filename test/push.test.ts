@@ -209,7 +209,7 @@ describe("Push", () => {
     expect(status?.pushedCount).toBe(3n);
   });
 
-  it("counts in stored_count only what the stream stored", async () => {
+  it("excludes skipped results from stored_count", async () => {
     const harness = await startHarness();
     const { ticket, lease } = await startExternalJob(harness);
     await harness.client.push({ ticket, lease, results: numbered(3) });

@@ -202,7 +202,7 @@ describe("runner SDK pushes", () => {
     expect(handled).toBe(1);
   });
 
-  it("ends a job whose unawaited pushes fail without an unhandled rejection", async () => {
+  it("ends a job on failed unawaited pushes", async () => {
     const harness = await startHarness({ maxData: 1 });
     const started = deferred();
     const aborted = deferred();
@@ -226,7 +226,7 @@ describe("runner SDK pushes", () => {
 
     await aborted.promise;
     // Node reports an unhandled rejection after the microtasks of the
-    // turn that rejected; vitest then fails the run.
+    // turn that rejected, and vitest then fails the run.
     await new Promise((resolve) => setTimeout(resolve, 50));
     const { status } = await harness.client.getStatus({ ticket });
     expect(status?.state).toBe(JobState.CANCELLED);

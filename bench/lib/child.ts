@@ -105,7 +105,7 @@ export type Handlers = Record<string, (args: any) => unknown>;
  * `handlers` until the parent sends "exit" or disconnects.
  */
 export function serveCommands(port: number, handlers: Handlers): void {
-  // A parent that is gone takes no replies; sending would throw.
+  // Sending to a parent that is gone throws, so replies to it are dropped.
   const send = (message: ReplyMessage | ReadyMessage) => {
     if (process.connected) process.send?.(message);
   };

@@ -1,7 +1,7 @@
 import { create, isMessage, toBinary } from "@bufbuild/protobuf";
 import { type Payload, PayloadSchema } from "../gen/conductor/v1/payload_pb.js";
 
-/** The payload field that holds the value of an EncodedPayload. */
+/** The set field of an EncodedPayload's data oneof. */
 export type EncodedCase = "binary" | "text" | "json" | undefined;
 
 /**
@@ -13,8 +13,8 @@ export type EncodedCase = "binary" | "text" | "json" | undefined;
  *
  * Binary and text values are made from the bytes only when `data` is
  * first read. Most results are stored and sent on without anyone reading
- * them, and a view or string per result was most of the cost of
- * receiving small ones.
+ * them, and making a view or string per result was a large part of the
+ * cost of receiving small ones.
  *
  * Only payloads whose bytes are a plain encoding of their one field are
  * made this way, so the bytes decode to the same payload. Conductor never
@@ -62,7 +62,9 @@ export class EncodedPayload implements Payload {
   }
 
   set data(_data: Payload["data"]) {
-    throw new TypeError("an EncodedPayload is never modified");
+    throw new TypeError(
+      "cannot modify an EncodedPayload: its data must match its encoding",
+    );
   }
 
   /** Length of the encoding; undefined for a payload that is no EncodedPayload. */
@@ -76,8 +78,8 @@ export class EncodedPayload implements Payload {
    */
   static valueLength(payload: Payload): number | undefined {
     if (!(#source in payload)) return undefined;
-    // JSON counts its whole encoding, as measuring the decoded value would
-    // mean encoding it again.
+    // JSON counts its whole encoding, because measuring the decoded value
+    // would mean encoding it again.
     if (payload.#case === "json") return payload.#end - payload.#start;
     return payload.#end - payload.#valueStart;
   }

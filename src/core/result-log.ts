@@ -42,7 +42,7 @@ export class ResultLog {
   /** Index in #entries of the oldest retained result. */
   #head = 0;
   // Sequences count the results of one ticket and stay far below 2^53, so
-  // numbers hold them exactly; bigint arithmetic would allocate per result.
+  // numbers represent them exactly. Bigint arithmetic would allocate per result.
   #pushed = 0;
   #delivered = 0;
   #deliveredWeight = 0;
@@ -135,12 +135,12 @@ export class ResultLog {
 
   #dropExcessDelivered(): void {
     const { results, bytes } = this.#retention;
-    let kept = this.#delivered - this.#firstRetained() + 1;
-    while (kept > results && this.#deliveredWeight > bytes) {
+    let retained = this.#delivered - this.#firstRetained() + 1;
+    while (retained > results && this.#deliveredWeight > bytes) {
       this.#deliveredWeight -= this.#weights[this.#head] as number;
       this.#entries[this.#head] = undefined as never;
       this.#head += 1;
-      kept -= 1;
+      retained -= 1;
     }
     if (this.#head >= COMPACT_AFTER && this.#head * 2 >= this.#entries.length) {
       this.#entries = this.#entries.slice(this.#head);

@@ -102,11 +102,11 @@ export interface PushOptions {
 /** The outcome of a push: its last sequence and how many results it stored. */
 export interface PushResult {
   /**
-   * Sequence of the push's last result, also when it was stored before;
-   * for a push without results, the ticket's last stored sequence.
+   * Sequence of the push's last result, also when it was stored before.
+   * For a push without results, the ticket's last stored sequence.
    */
   readonly lastSequence: bigint;
-  /** Results this push stored; results skipped by firstSequence do not count. */
+  /** Results this push stored, without those that firstSequence skipped. */
   readonly storedCount: number;
 }
 

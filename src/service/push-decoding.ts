@@ -172,7 +172,7 @@ class Reader {
       case 1:
         return new EncodedPayload(this.#buffer, start, end, valueStart, "binary");
       case 2: {
-        // JSON is decoded now: a malformed Value must be refused, not stored.
+        // JSON is decoded now: a malformed Value must be rejected, not stored.
         const value = fromBinary(ValueSchema, this.bytes(valueStart, end));
         const data = { case: "json" as const, value };
         return new EncodedPayload(this.#buffer, start, end, valueStart, "json", data);

@@ -24,7 +24,7 @@ export type ClientDefinition<T extends GenServiceMethods> = {
   >;
 };
 
-/** Request encoders that replace toBinary for some methods; each must produce its bytes. */
+/** Request encoders that replace toBinary for some methods. Each must produce the bytes toBinary would. */
 export type RequestEncoders<T extends GenServiceMethods> = {
   readonly [K in keyof T]?: (request: MessageInitShape<T[K]["input"]>) => Uint8Array;
 };

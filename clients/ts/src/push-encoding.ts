@@ -24,8 +24,9 @@ const DATA_TAGS = {
 /**
  * Encodes a PushPipelineRequest into the bytes toBinary would produce.
  * protobuf-es's generic encoder copies every nested message once per
- * level, which made it most of the work of a runner that pushes small
- * results. This writes each payload straight into one buffer.
+ * level, which made it the largest busy item in the profile of a runner
+ * that pushes small results. This writes each payload straight into one
+ * buffer.
  */
 export function encodePushPipelineRequest(request: PushPipelineRequest): Uint8Array {
   const results = (request.results ?? []) as readonly Payload[];
@@ -64,7 +65,7 @@ export function encodePushPipelineRequest(request: PushPipelineRequest): Uint8Ar
   return out;
 }
 
-/** The set field of a payload and its encoded value; undefined when none is set. */
+/** The set field of a payload and its encoded value, or undefined when none is set. */
 type Value = { case: keyof typeof DATA_TAGS; bytes: Uint8Array } | undefined;
 
 function valueBytes(payload: Payload): Value {

@@ -18,7 +18,7 @@ const MAX_BATCH_RESULTS = 256;
 const MAX_BATCH_BYTES = 1 << 20;
 /**
  * Messages sent without a response yet. More than one hides the round
- * trip; a few bound what a full ticket buffer leaves waiting in the stream.
+ * trip, and a few bound what a full ticket buffer leaves waiting in the stream.
  */
 const MAX_IN_FLIGHT = 4;
 
@@ -101,8 +101,8 @@ export class Pusher {
 
   /**
    * Resolves once every queued push has been stored or has failed, and the
-   * stream is closed. Pushes made while it waits are sent too; pushes made
-   * after that fail with PushAfterEndError.
+   * stream is closed. Pushes made while it waits are sent too, and pushes
+   * made after that fail with PushAfterEndError.
    */
   async flush(): Promise<void> {
     while (this.#queue.length > 0 || this.#inFlight.length > 0) {
@@ -150,13 +150,14 @@ export class Pusher {
     try {
       for await (const { lastSequence } of responses) {
         const batch = this.#inFlight.shift();
-        if (!batch) throw new Error("the server sent a response for no push");
+        if (!batch)
+          throw new Error("unexpected push response: no push was waiting for one");
         settle(batch, lastSequence);
         this.#send();
         this.#notifyIfIdle();
       }
-      // Only closing it from this side may end the stream; a stream ended
-      // before would leave later pushes waiting for nothing.
+      // Only the close in flush may end the stream, because later pushes
+      // sent into an ended stream would wait forever.
       if (this.#inFlight.length > 0 || !this.#closed) {
         throw new Error("the push stream ended before every push was stored");
       }
@@ -184,7 +185,7 @@ export class Pusher {
     for (const resolve of this.#whenIdle.splice(0)) resolve();
   }
 
-  /** Takes entries for one message; one that carries progress ends it. */
+  /** Takes the entries of one message. An entry that carries progress ends it. */
   #takeBatch(): Entry[] {
     let taken = 0;
     let count = 0;
