@@ -1,5 +1,4 @@
 import { createServer, type Server } from "nice-grpc";
-import { errorDetailsServerMiddleware } from "nice-grpc-error-details";
 import {
   HealthDefinition,
   HealthServiceImpl,
@@ -31,15 +30,15 @@ import {
   startMetricsServer,
 } from "./observability/metrics-server.js";
 import { ObservedStore } from "./observability/observed-store.js";
-import { rpcMetricsMiddleware } from "./observability/rpc-metrics.js";
+import { RpcMetrics } from "./observability/rpc-metrics.js";
 import { RunnerHub } from "./runner/hub.js";
 import { runnerDefinition, runnerService } from "./runner/runner-service.js";
+import { callGuard } from "./service/call-guard.js";
 import {
   conductorDefinition,
   conductorService,
   DEFAULT_LIMITS,
 } from "./service/conductor-service.js";
-import { errorMiddleware } from "./service/error-middleware.js";
 import { reflectionServices } from "./service/reflection.js";
 import { ShutdownGate } from "./service/shutdown-gate.js";
 
@@ -171,13 +170,15 @@ export async function startServer(
     : undefined;
   if (metrics) store.observe(metrics);
 
-  let server = createServer({
+  const server = createServer({
     "grpc.max_receive_message_length": settings.maxMessageBytes,
-  });
-  // Error details go first, so that the gate's errors carry theirs too.
-  server = server.use(errorDetailsServerMiddleware);
-  if (metrics) server = server.use(rpcMetricsMiddleware(metrics.registry));
-  server = server.use(gate.middleware).use(errorMiddleware(logger));
+  }).use(
+    callGuard({
+      gate,
+      logger,
+      metrics: metrics && new RpcMetrics(metrics.registry),
+    }),
+  );
   const health = HealthState();
   addServices(server, conductor, health);
   server.add(runnerDefinition, runnerService(hub));

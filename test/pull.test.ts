@@ -1,5 +1,5 @@
 import { Status } from "nice-grpc";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { binaryPayload } from "../src/core/payloads.js";
 import { JobState } from "../src/gen/conductor/v1/payload_pb.js";
 import { startHarness } from "./support/harness.js";
@@ -87,6 +87,25 @@ describe("Pull", () => {
     await harness.server.conductor.finish(ticket, lease);
 
     expect((await pull).code).toBe(Status.OUT_OF_RANGE);
+  });
+
+  it("stops waiting when the client cancels", async () => {
+    const harness = await startHarness();
+    const { ticket } = await startExternalJob(harness);
+    const controller = new AbortController();
+    const pull = harness.client
+      .pull({ ticket, wait: { seconds: 30n } }, { signal: controller.signal })
+      .catch(() => undefined);
+    await vi.waitFor(() => {
+      expect(harness.server.store.waitingReadCount).toBe(1);
+    });
+
+    controller.abort();
+    await pull;
+
+    await vi.waitFor(() => {
+      expect(harness.server.store.waitingReadCount).toBe(0);
+    });
   });
 
   it("delivers buffered results before OUT_OF_RANGE", async () => {

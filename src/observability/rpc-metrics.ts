@@ -1,10 +1,4 @@
-import {
-  type CallContext,
-  ServerError,
-  type ServerMiddleware,
-  type ServerMiddlewareCall,
-  Status,
-} from "nice-grpc";
+import { Status } from "nice-grpc";
 import { Counter, Histogram, type Registry } from "prom-client";
 
 const LABELS = ["grpc_service", "grpc_method", "grpc_type"] as const;
@@ -21,70 +15,73 @@ interface MethodMetrics {
   readonly handledByCode: Map<Status, Counter.Internal>;
 }
 
+/** A called method, as nice-grpc describes it to middleware. */
+export interface CalledMethod {
+  readonly path: string;
+  readonly requestStream: boolean;
+  readonly responseStream: boolean;
+}
+
 /**
- * Builds a server middleware that counts calls by method and status code,
- * and times them, under the metric names of go-grpc-prometheus:
- * grpc_server_started_total, grpc_server_handled_total and
- * grpc_server_handling_seconds. For streaming calls the time is the life of
- * the stream. Place it first, so that it sees the final status code.
+ * Counts calls by method and status code, and times them, under the
+ * metric names of go-grpc-prometheus: grpc_server_started_total,
+ * grpc_server_handled_total and grpc_server_handling_seconds. For
+ * streaming calls the time is the life of the stream.
  */
-export function rpcMetricsMiddleware(registry: Registry): ServerMiddleware {
-  const started = new Counter({
-    name: "grpc_server_started_total",
-    help: "RPCs started on the server.",
-    labelNames: LABELS,
-    registers: [registry],
-  });
-  const handled = new Counter({
-    name: "grpc_server_handled_total",
-    help: "RPCs completed on the server, by status code.",
-    labelNames: [...LABELS, "grpc_code"],
-    registers: [registry],
-  });
-  const handlingSeconds = new Histogram({
-    name: "grpc_server_handling_seconds",
-    help: "Time from the start of an RPC to its status, in seconds.",
-    labelNames: LABELS,
-    buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10, 60, 300],
-    registers: [registry],
-  });
-  const methods = new Map<string, MethodMetrics>();
-  const metricsOf = (call: ServerMiddlewareCall<unknown, unknown>) => {
-    let metrics = methods.get(call.method.path);
+export class RpcMetrics {
+  readonly #started: Counter<string>;
+  readonly #handled: Counter<string>;
+  readonly #handlingSeconds: Histogram<string>;
+  readonly #methods = new Map<string, MethodMetrics>();
+
+  constructor(registry: Registry) {
+    this.#started = new Counter({
+      name: "grpc_server_started_total",
+      help: "RPCs started on the server.",
+      labelNames: LABELS,
+      registers: [registry],
+    });
+    this.#handled = new Counter({
+      name: "grpc_server_handled_total",
+      help: "RPCs completed on the server, by status code.",
+      labelNames: [...LABELS, "grpc_code"],
+      registers: [registry],
+    });
+    this.#handlingSeconds = new Histogram({
+      name: "grpc_server_handling_seconds",
+      help: "Time from the start of an RPC to its status, in seconds.",
+      labelNames: LABELS,
+      buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10, 60, 300],
+      registers: [registry],
+    });
+  }
+
+  /** Counts a call as started; call the function it returns with its final status. */
+  start(method: CalledMethod): (code: Status) => void {
+    const metrics = this.#metricsOf(method);
+    const startMs = performance.now();
+    metrics.started.inc();
+    return (code) => {
+      metrics.handlingSeconds.observe((performance.now() - startMs) / 1000);
+      handledChild(metrics, code).inc();
+    };
+  }
+
+  #metricsOf(method: CalledMethod): MethodMetrics {
+    let metrics = this.#methods.get(method.path);
     if (!metrics) {
-      const labels = methodLabels(call);
+      const labels = methodLabels(method);
       metrics = {
-        started: started.labels(...labels),
-        handlingSeconds: handlingSeconds.labels(...labels),
-        handled,
+        started: this.#started.labels(...labels),
+        handlingSeconds: this.#handlingSeconds.labels(...labels),
+        handled: this.#handled,
         labels,
         handledByCode: new Map(),
       };
-      methods.set(call.method.path, metrics);
+      this.#methods.set(method.path, metrics);
     }
     return metrics;
-  };
-
-  return async function* countCalls<Request, Response>(
-    call: ServerMiddlewareCall<Request, Response>,
-    context: CallContext,
-  ) {
-    const metrics = metricsOf(call as ServerMiddlewareCall<unknown, unknown>);
-    const startMs = performance.now();
-    metrics.started.inc();
-    let code = Status.OK;
-    try {
-      return yield* call.next(call.request, context);
-    } catch (error) {
-      code = error instanceof ServerError ? error.code : Status.UNKNOWN;
-      throw error;
-    } finally {
-      // The client went away: whatever the handler did, the call ended there.
-      if (context.signal.aborted) code = Status.CANCELLED;
-      metrics.handlingSeconds.observe((performance.now() - startMs) / 1000);
-      handledChild(metrics, code).inc();
-    }
-  };
+  }
 }
 
 function handledChild(metrics: MethodMetrics, code: Status): Counter.Internal {
@@ -97,12 +94,13 @@ function handledChild(metrics: MethodMetrics, code: Status): Counter.Internal {
 }
 
 /** Service, method and type labels from a path like /pkg.Service/Method. */
-function methodLabels(call: ServerMiddlewareCall<unknown, unknown>): string[] {
-  const [, service = "", method = ""] = call.method.path.split("/");
-  return [service, method, methodType(call)];
+function methodLabels(method: CalledMethod): string[] {
+  const [, service = "", name = ""] = method.path.split("/");
+  return [service, name, methodType(method)];
 }
 
-function methodType(call: ServerMiddlewareCall<unknown, unknown>): MethodType {
-  if (call.requestStream) return call.responseStream ? "bidi_stream" : "client_stream";
-  return call.responseStream ? "server_stream" : "unary";
+function methodType(method: CalledMethod): MethodType {
+  if (method.requestStream)
+    return method.responseStream ? "bidi_stream" : "client_stream";
+  return method.responseStream ? "server_stream" : "unary";
 }

@@ -103,11 +103,14 @@ export function conductorService(
         1,
         limits.maxPullResults,
       );
+      const waitMs = durationToMs("wait", request.wait, limits.maxWaitMs);
       const batch = await conductor.pull(requireTicket(request.ticket), {
         maxResults,
         maxBytes: limits.maxBatchBytes,
-        waitMs: durationToMs("wait", request.wait, limits.maxWaitMs),
-        signal: context.signal,
+        waitMs,
+        // A Pull that does not wait has nothing to abort, and reading the
+        // signal makes one for the call (see GatedCall).
+        signal: waitMs > 0 ? context.signal : undefined,
       });
       // Core results already have the Result shape; encodePullResponse
       // writes them without building messages first.

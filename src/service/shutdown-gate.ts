@@ -1,10 +1,4 @@
-import {
-  type CallContext,
-  ServerError,
-  type ServerMiddleware,
-  type ServerMiddlewareCall,
-  Status,
-} from "nice-grpc";
+import { type CallContext, Status } from "nice-grpc";
 import { ErrorInfo, RichServerError } from "nice-grpc-error-details";
 import { ERROR_DOMAIN } from "./status.js";
 
@@ -17,14 +11,114 @@ const NEW_WORK: ReadonlyMap<string, string> = new Map([
 const SUBSCRIBE = "/conductor.v1.ConductorService/Subscribe";
 
 /**
- * The server side of a graceful shutdown. Its middleware tracks every call
- * and, once draining starts, rejects calls that bring new work. endCalls
- * then ends the calls still open with UNAVAILABLE, whether or not their
- * handlers watch the abort signal. Both errors carry the ErrorInfo reason
+ * One call admitted through the gate. Its signal aborts when the client
+ * goes away or when the gate ends every call, and `race` lets the call's
+ * handler be abandoned when the gate ends it, even if the handler waits on
+ * something that never ends.
+ *
+ * The signal is made only when the handler reads it: an AbortController
+ * per call was a measurable part of a unary call's cost, and a handler that
+ * never reads the signal cannot wait on it.
+ */
+export class GatedCall {
+  readonly path: string;
+  readonly #clientSignal: AbortSignal;
+  #controller: AbortController | undefined;
+  #forwardAbort: (() => void) | undefined;
+  /** Set once the gate ended the call, to the reason it gave. */
+  #endReason: unknown;
+  #ended = false;
+  /** Rejects the step `race` is waiting for, if any. */
+  #rejectStep: ((reason: unknown) => void) | undefined;
+
+  constructor(path: string, clientSignal: AbortSignal) {
+    this.path = path;
+    this.#clientSignal = clientSignal;
+  }
+
+  /** Aborts when the client goes away or the gate ends the call. */
+  get signal(): AbortSignal {
+    if (!this.#controller) this.#controller = this.#makeController();
+    return this.#controller.signal;
+  }
+
+  /** True once the client went away or the gate ended the call. */
+  get aborted(): boolean {
+    return this.#ended || this.#clientSignal.aborted;
+  }
+
+  /** The reason the gate gave when it ended the call; undefined while it has not. */
+  get endReason(): unknown {
+    return this.#endReason;
+  }
+
+  /** `context` with this call's signal in place of the client's. */
+  contextFor<C extends CallContext>(context: C): C {
+    const call = this;
+    return {
+      ...context,
+      get signal() {
+        return call.signal;
+      },
+    };
+  }
+
+  /**
+   * Resolves or rejects as `step` does, or rejects with the gate's reason
+   * once the gate ends the call, whichever comes first.
+   */
+  race<T>(step: Promise<T>): Promise<T> {
+    if (this.#ended) {
+      step.catch(() => undefined);
+      return Promise.reject(this.#endReason);
+    }
+    // A stale #rejectStep belongs to a settled promise, where rejecting
+    // does nothing, so it need not be cleared after each step.
+    return new Promise<T>((resolve, reject) => {
+      this.#rejectStep = reject;
+      step.then(resolve, reject);
+    });
+  }
+
+  /** Ends the call for `reason`: its signal aborts and `race` rejects. */
+  end(reason: unknown): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#endReason = reason;
+    this.#controller?.abort(reason);
+    this.#rejectStep?.(reason);
+  }
+
+  /** Stops following the client's signal; the call has ended. */
+  release(): void {
+    if (this.#forwardAbort) {
+      this.#clientSignal.removeEventListener("abort", this.#forwardAbort);
+    }
+  }
+
+  #makeController(): AbortController {
+    const controller = new AbortController();
+    if (this.#ended) {
+      controller.abort(this.#endReason);
+    } else if (this.#clientSignal.aborted) {
+      controller.abort(this.#clientSignal.reason);
+    } else {
+      this.#forwardAbort = () => controller.abort(this.#clientSignal.reason);
+      this.#clientSignal.addEventListener("abort", this.#forwardAbort, { once: true });
+    }
+    return controller;
+  }
+}
+
+/**
+ * The server side of a graceful shutdown. It tracks every call and, once
+ * draining starts, rejects calls that bring new work. endCalls then ends
+ * the calls still open with UNAVAILABLE, whether or not their handlers
+ * watch the abort signal. Both errors carry the ErrorInfo reason
  * SHUTTING_DOWN, so that clients can tell them from a lost connection.
  */
 export class ShutdownGate {
-  readonly #calls = new Set<AbortController>();
+  readonly #calls = new Set<GatedCall>();
   #subscriberCount = 0;
   #draining = false;
   /** Abort reason of the calls ended by endCalls; set once they are. */
@@ -69,48 +163,35 @@ export class ShutdownGate {
     // Handlers treat an AbortError as a cancelled call, not as a failure.
     const reason = new DOMException(message, "AbortError");
     this.#endReason = reason;
-    for (const controller of this.#calls) controller.abort(reason);
+    for (const call of this.#calls) call.end(reason);
   }
 
-  /** The middleware; place it before the error middleware. */
-  readonly middleware: ServerMiddleware = (call, context) => this.#gate(call, context);
-
-  async *#gate<Request, Response>(
-    call: ServerMiddlewareCall<Request, Response>,
-    context: CallContext,
-  ): AsyncGenerator<Response, Response | void, undefined> {
-    this.#admit(call.method.path);
-    const controller = new AbortController();
-    const forwardAbort = () => controller.abort(context.signal.reason);
-    context.signal.addEventListener("abort", forwardAbort, { once: true });
-    const isSubscribe = call.method.path === SUBSCRIBE;
-    this.#calls.add(controller);
-    if (isSubscribe) this.#subscriberCount += 1;
-    try {
-      const inner: AsyncGenerator<Response, Response | void, undefined> = call.next(
-        call.request,
-        { ...context, signal: controller.signal },
-      );
-      return yield* untilAborted(inner, controller.signal);
-    } catch (error) {
-      if (this.#endReason && controller.signal.reason === this.#endReason) {
-        throw shuttingDown(this.#endReason.message);
-      }
-      if (context.signal.aborted)
-        throw new ServerError(Status.CANCELLED, "call cancelled");
-      throw error;
-    } finally {
-      context.signal.removeEventListener("abort", forwardAbort);
-      this.#calls.delete(controller);
-      if (isSubscribe) this.#subscriberCount -= 1;
-      this.#wakeWaiters();
-    }
-  }
-
-  #admit(path: string): void {
+  /**
+   * Admits a call to `path` whose client side aborts `clientSignal`.
+   * Throws the UNAVAILABLE error to send when the gate refuses it.
+   */
+  open(path: string, clientSignal: AbortSignal): GatedCall {
     if (this.#endReason) throw shuttingDown(this.#endReason.message);
     const rejection = this.#draining ? NEW_WORK.get(path) : undefined;
     if (rejection) throw shuttingDown(`server is shutting down and ${rejection}`);
+    const call = new GatedCall(path, clientSignal);
+    this.#calls.add(call);
+    if (path === SUBSCRIBE) this.#subscriberCount += 1;
+    return call;
+  }
+
+  /** Forgets a call whose handler has returned. */
+  close(call: GatedCall): void {
+    call.release();
+    if (!this.#calls.delete(call)) return;
+    if (call.path === SUBSCRIBE) this.#subscriberCount -= 1;
+    this.#wakeWaiters();
+  }
+
+  /** Returns the UNAVAILABLE error for `call` when endCalls ended it, or undefined. */
+  endedError(call: GatedCall): RichServerError | undefined {
+    if (!this.#endReason || call.endReason !== this.#endReason) return undefined;
+    return shuttingDown(this.#endReason.message);
   }
 
   #when(ready: () => boolean): Promise<void> {
@@ -125,50 +206,7 @@ export class ShutdownGate {
   }
 }
 
-function shuttingDown(message: string): ServerError {
+function shuttingDown(message: string): RichServerError {
   const info = ErrorInfo.fromPartial({ reason: "SHUTTING_DOWN", domain: ERROR_DOMAIN });
   return new RichServerError(Status.UNAVAILABLE, message, [info]);
-}
-
-/**
- * Yields what `source` yields until `signal` aborts, then throws its
- * reason at once, even while `source` is still waiting for something.
- */
-async function* untilAborted<T, R>(
-  source: AsyncGenerator<T, R, undefined>,
-  signal: AbortSignal,
-): AsyncGenerator<T, R, undefined> {
-  let finished = false;
-  // One abort listener serves the whole stream: adding and removing one
-  // per message cost more than everything else the gate does.
-  let rejectStep: ((reason: unknown) => void) | undefined;
-  const onAbort = () => rejectStep?.(signal.reason);
-  signal.addEventListener("abort", onAbort, { once: true });
-  try {
-    for (;;) {
-      const next = source.next();
-      if (signal.aborted) {
-        next.catch(() => undefined);
-        throw signal.reason;
-      }
-      const step = await new Promise<IteratorResult<T, R>>((resolve, reject) => {
-        rejectStep = reject;
-        next.then(resolve, reject);
-      });
-      rejectStep = undefined;
-      if (step.done) {
-        finished = true;
-        return step.value;
-      }
-      yield step.value;
-    }
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-    if (!finished) {
-      // When aborted, `source` may still be running, so its cleanup is not
-      // awaited; any error it ends with has nowhere to go.
-      const cleanup = source.return(undefined as R).catch(() => undefined);
-      if (!signal.aborted) await cleanup;
-    }
-  }
 }
