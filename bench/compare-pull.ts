@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { Child } from "./lib/child.js";
 import { CONDUCTOR_PATHS } from "./lib/conductor-calls.js";
 import { encodePullRequest } from "./lib/messages.js";
@@ -54,6 +56,12 @@ const builds = process.argv.slice(2);
 if (builds.length === 0) {
   console.error("usage: node dist/benchmarks/bench/compare-pull.js BUILD...");
   process.exit(2);
+}
+for (const build of builds) {
+  if (!existsSync(join(build, "server.js"))) {
+    console.error(`${build}: no server.js found; run npm run build in its checkout`);
+    process.exit(2);
+  }
 }
 const contenders: Contender[] = [];
 try {
