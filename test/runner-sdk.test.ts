@@ -96,14 +96,15 @@ describe("runner SDK jobs", () => {
     await startRunner(harness, {
       kinds: {
         remote: async (_, context) => {
-          for (const payload of numbered(600)) void context.push(payload);
+          // Enough pushes for the SDK to compact its queue of unsent ones.
+          for (const payload of numbered(3000)) void context.push(payload);
         },
       },
     });
     const { ticket } = await harness.client.exec({ kind: "remote" });
     const consumed = await consume(harness, ticket);
     const numbers = consumed.results.map((r) => numberOf(r.payload));
-    expect(numbers).toEqual(Array.from({ length: 600 }, (_, i) => i + 1));
+    expect(numbers).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
     expect(consumed.code).toBe(Status.OK);
   });
 

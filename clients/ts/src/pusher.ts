@@ -44,8 +44,9 @@ export class Pusher {
   readonly #ticket: bigint;
   readonly #lease: string;
   readonly #signal: AbortSignal;
-  /** Entries not sent yet. */
+  /** Entries not sent yet: those of #queue from index #head on. */
   #queue: Entry[] = [];
+  #head = 0;
   /** The entries of each message sent without a response yet, oldest first. */
   #inFlight: Entry[][] = [];
   #stream:
@@ -105,7 +106,7 @@ export class Pusher {
    * made after that fail with PushAfterEndError.
    */
   async flush(): Promise<void> {
-    while (this.#queue.length > 0 || this.#inFlight.length > 0) {
+    while (this.#queuedCount > 0 || this.#inFlight.length > 0) {
       await new Promise<void>((resolve) => this.#whenIdle.push(resolve));
     }
     this.#closed = true;
@@ -128,7 +129,7 @@ export class Pusher {
 
   /** Sends queued entries while fewer than MAX_IN_FLIGHT messages are out. */
   #send(): void {
-    while (this.#queue.length > 0 && this.#inFlight.length < MAX_IN_FLIGHT) {
+    while (this.#queuedCount > 0 && this.#inFlight.length < MAX_IN_FLIGHT) {
       const batch = this.#takeBatch();
       this.#inFlight.push(batch);
       this.#open().send(this.#request(batch));
@@ -172,37 +173,59 @@ export class Pusher {
    */
   #fail(error: unknown): void {
     this.#failure ??= { error };
-    const pending = [...this.#inFlight.flat(), ...this.#queue];
+    const pending = [...this.#inFlight.flat(), ...this.#queue.slice(this.#head)];
     this.#inFlight = [];
     this.#queue = [];
+    this.#head = 0;
     for (const entry of pending) entry.reject(error);
     this.#stream?.requests.close();
     this.#notifyIfIdle();
   }
 
   #notifyIfIdle(): void {
-    if (this.#queue.length > 0 || this.#inFlight.length > 0) return;
+    if (this.#queuedCount > 0 || this.#inFlight.length > 0) return;
     for (const resolve of this.#whenIdle.splice(0)) resolve();
+  }
+
+  get #queuedCount(): number {
+    return this.#queue.length - this.#head;
   }
 
   /** Takes the entries of one message. An entry that carries progress ends it. */
   #takeBatch(): Entry[] {
-    let taken = 0;
+    let end = this.#head;
     let count = 0;
     let bytes = 0;
-    for (const entry of this.#queue) {
+    while (end < this.#queue.length) {
+      const entry = this.#queue[end] as Entry;
       const full =
         count + entry.payloads.length > MAX_BATCH_RESULTS ||
         bytes + entry.bytes > MAX_BATCH_BYTES;
-      if (taken > 0 && full) break;
-      taken += 1;
+      if (end > this.#head && full) break;
+      end += 1;
       count += entry.payloads.length;
       bytes += entry.bytes;
       if (entry.progress) break;
     }
-    // One splice per message: shifting entry by entry made a long queue of
-    // unawaited pushes cost quadratic time.
-    return this.#queue.splice(0, taken);
+    const batch = this.#queue.slice(this.#head, end);
+    this.#head = end;
+    this.#compact();
+    return batch;
+  }
+
+  /**
+   * Drops sent entries from the front once they are half the queue.
+   * Splicing them off per message moved every later entry each time,
+   * which made a long queue of unawaited pushes cost quadratic time.
+   */
+  #compact(): void {
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
   }
 
   #request(batch: readonly Entry[]): PushPipelineRequest {
