@@ -28,6 +28,16 @@ interface Contender {
   readonly cpuUsPerCall: number[];
 }
 
+/** Returns why `build` is not a compiled conductor, or undefined when it is one. */
+function buildProblem(build: string): string | undefined {
+  if (!existsSync(build)) return "no such directory";
+  if (existsSync(join(build, "server.js"))) return undefined;
+  if (existsSync(join(build, "dist", "server.js"))) {
+    return `not a build; did you mean ${join(build, "dist")}?`;
+  }
+  return "no server.js here; run npm run build in its checkout and pass its dist";
+}
+
 async function start(build: string): Promise<Contender> {
   const results = ROUNDS * CALLS_PER_ROUND + WARM_UP_CALLS;
   const script = new URL("./servers/build-server.js", import.meta.url);
@@ -58,8 +68,9 @@ if (builds.length === 0) {
   process.exit(2);
 }
 for (const build of builds) {
-  if (!existsSync(join(build, "server.js"))) {
-    console.error(`${build}: no server.js found; run npm run build in its checkout`);
+  const problem = buildProblem(build);
+  if (problem) {
+    console.error(`${build}: ${problem}`);
     process.exit(2);
   }
 }
