@@ -147,6 +147,17 @@ describe("digest job", () => {
     expect(errorInfo(error)?.metadata.field).toBe("input");
   });
 
+  it("rejects an unknown input field", async () => {
+    const { client } = await startHarness({ digestRoot: root });
+
+    const error = await grpcError(
+      client.exec({ kind: "digest", input: jsonPayload({ paths: ["docs"] }) }),
+    );
+
+    expect(error.code).toBe(Status.INVALID_ARGUMENT);
+    expect(errorInfo(error)?.metadata.field).toBe("input.paths");
+  });
+
   it("names missing paths relative to the root", async () => {
     const { client } = await startHarness({ digestRoot: root });
 

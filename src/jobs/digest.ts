@@ -72,6 +72,14 @@ function requestedPath(input: Payload): string {
       'digest input must be a JSON object such as {"path": "docs"}',
     );
   }
+  // A misspelt key would otherwise digest the whole root.
+  const unknown = Object.keys(value).find((key) => key !== "path");
+  if (unknown !== undefined) {
+    throw new InvalidArgumentError(
+      `input.${unknown}`,
+      `digest input has an unknown field ${JSON.stringify(unknown)}; its only field is "path"`,
+    );
+  }
   const requested = value.path ?? ".";
   if (typeof requested !== "string") {
     throw new InvalidArgumentError("input.path", "input.path must be a string");
