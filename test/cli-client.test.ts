@@ -206,14 +206,15 @@ describe("conductor exec and watch", () => {
   });
 
   it("exec rejects too deeply nested input", async () => {
-    const harness = await startHarness({ digestRoot: root });
+    // A remote kind takes any input; its job waits for a runner.
+    const harness = await startHarness();
     const nested = (levels: number) => `${'{"a":'.repeat(levels)}1${"}".repeat(levels)}`;
 
-    const deepest = await cli(harness, ["exec", "digest", "--input", nested(48)]);
-    const tooDeep = await cli(harness, ["exec", "digest", "--input", nested(49)]);
+    const deepest = await cli(harness, ["exec", "remote", "--input", nested(48)]);
+    const tooDeep = await cli(harness, ["exec", "remote", "--input", nested(49)]);
     const farTooDeep = await cli(
       harness,
-      ["exec", "digest", "--input", "-"],
+      ["exec", "remote", "--input", "-"],
       `${"[".repeat(100_000)}${"]".repeat(100_000)}`,
     );
 
