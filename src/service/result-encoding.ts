@@ -1,5 +1,6 @@
 import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { EncodedPayload, encodePayload } from "../core/payload-encoding.js";
+import { varintSize, writeVarint } from "../core/varint.js";
 import type {
   PullResponseSchema,
   SubscribeResponseSchema,
@@ -149,26 +150,4 @@ function lengthDelimited(tag: number, body: Uint8Array): Uint8Array {
   out[0] = tag;
   out.set(body, writeVarint(out, 1, body.byteLength));
   return out;
-}
-
-/** Bytes a non-negative integer below 2^53 takes as a varint. */
-function varintSize(value: number): number {
-  if (value < 0x80) return 1;
-  if (value < 0x4000) return 2;
-  let size = 1;
-  while (value >= 0x80) {
-    value = Math.floor(value / 128);
-    size += 1;
-  }
-  return size;
-}
-
-/** Writes a non-negative integer below 2^53 as a varint; returns the next offset. */
-function writeVarint(out: Uint8Array, offset: number, value: number): number {
-  while (value >= 0x80) {
-    out[offset++] = (value % 128) | 0x80;
-    value = Math.floor(value / 128);
-  }
-  out[offset++] = value;
-  return offset;
 }
