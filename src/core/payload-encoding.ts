@@ -124,8 +124,10 @@ const TEXT_TAG = (3 << 3) | LENGTH_DELIMITED;
 
 /**
  * Encodes a payload that did not come from a request, such as a result of
- * an in-process job. Binary and text values are written directly, because
- * toBinary took about 1 µs for a 64 B value. JSON goes through toBinary.
+ * an in-process job. Binary and text values are written directly rather
+ * than by toBinary, which took nearly a fifth of the server's CPU per
+ * message of one small result (docs/benchmarks.md, change 11). JSON goes
+ * through toBinary.
  */
 export function encodePayload(payload: Payload): Uint8Array {
   const data = payload.data;
