@@ -20,7 +20,9 @@ import {
 const PAYLOADS: Record<string, Payload> = {
   binary: binaryPayload(new Uint8Array(300).fill(7)),
   "empty binary": binaryPayload(new Uint8Array(0)),
+  "binary with a three-byte length": binaryPayload(new Uint8Array(16_384).fill(9)),
   text: textPayload("héllo wörld"),
+  "text with a lone surrogate": textPayload("a\uD800b"),
   json: jsonPayload({ path: "a/b", size: 12, tags: ["x", null, true] }),
   "no data": create(PayloadSchema),
 };
