@@ -1,4 +1,4 @@
-import { Status } from "nice-grpc";
+import { type MethodDescriptor, Status } from "nice-grpc";
 import { Counter, Histogram, type Registry } from "prom-client";
 
 const LABELS = ["grpc_service", "grpc_method", "grpc_type"] as const;
@@ -13,13 +13,6 @@ interface MethodMetrics {
   readonly labels: readonly string[];
   /** Children of `handled` by status code. */
   readonly handledByCode: Map<Status, Counter.Internal>;
-}
-
-/** A called method, as nice-grpc describes it to middleware. */
-export interface CalledMethod {
-  readonly path: string;
-  readonly requestStream: boolean;
-  readonly responseStream: boolean;
 }
 
 /**
@@ -57,7 +50,7 @@ export class RpcMetrics {
   }
 
   /** Counts a call as started; call the function it returns with its final status. */
-  start(method: CalledMethod): (code: Status) => void {
+  start(method: MethodDescriptor): (code: Status) => void {
     const metrics = this.#metricsOf(method);
     const startMs = performance.now();
     metrics.started.inc();
@@ -67,7 +60,7 @@ export class RpcMetrics {
     };
   }
 
-  #metricsOf(method: CalledMethod): MethodMetrics {
+  #metricsOf(method: MethodDescriptor): MethodMetrics {
     let metrics = this.#methods.get(method.path);
     if (!metrics) {
       const labels = methodLabels(method);
@@ -94,12 +87,12 @@ function handledChild(metrics: MethodMetrics, code: Status): Counter.Internal {
 }
 
 /** Service, method and type labels from a path like /pkg.Service/Method. */
-function methodLabels(method: CalledMethod): string[] {
+function methodLabels(method: MethodDescriptor): string[] {
   const [, service = "", name = ""] = method.path.split("/");
   return [service, name, methodType(method)];
 }
 
-function methodType(method: CalledMethod): MethodType {
+function methodType(method: MethodDescriptor): MethodType {
   if (method.requestStream)
     return method.responseStream ? "bidi_stream" : "client_stream";
   return method.responseStream ? "server_stream" : "unary";

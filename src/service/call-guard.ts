@@ -31,9 +31,14 @@ export function callGuard(options: CallGuardOptions): ServerMiddleware {
   const { gate, logger, metrics } = options;
 
   /** Returns the status to send for what a handler threw, with its details in the trailer. */
-  function statusOf(error: unknown, gated: GatedCall | undefined, context: CallContext) {
+  function statusOf(
+    error: unknown,
+    path: string,
+    gated: GatedCall | undefined,
+    context: CallContext,
+  ) {
     const call = {
-      path: gated?.path ?? "",
+      path,
       clientGone: context.signal.aborted,
       ended: gated?.aborted ?? false,
     };
@@ -77,7 +82,7 @@ export function callGuard(options: CallGuardOptions): ServerMiddleware {
         if (step) await stopHandler(handler, step, gated, logger);
       }
     } catch (error) {
-      const status = statusOf(error, gated, context);
+      const status = statusOf(error, call.method.path, gated, context);
       code = status.code;
       throw status;
     } finally {
