@@ -1,4 +1,5 @@
 import { create, isMessage, toBinary } from "@bufbuild/protobuf";
+import { WireType } from "@bufbuild/protobuf/wire";
 import { type Payload, PayloadSchema } from "../gen/conductor/v1/payload_pb.js";
 import { varintSize, writeVarint } from "./varint.js";
 
@@ -115,12 +116,10 @@ export class EncodedPayload implements Payload {
   }
 }
 
-/** Wire type of length-delimited fields (bytes, strings, messages). */
-const LENGTH_DELIMITED = 2;
 /** Field 1 of Payload: bytes binary. */
-const BINARY_TAG = (1 << 3) | LENGTH_DELIMITED;
+const BINARY_TAG = (1 << 3) | WireType.LengthDelimited;
 /** Field 3 of Payload: string text. */
-const TEXT_TAG = (3 << 3) | LENGTH_DELIMITED;
+const TEXT_TAG = (3 << 3) | WireType.LengthDelimited;
 
 /**
  * Encodes a payload that did not come from a request, such as a result of

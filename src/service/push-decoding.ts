@@ -1,5 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { create, fromBinary, type MessageShape } from "@bufbuild/protobuf";
+import { WireType } from "@bufbuild/protobuf/wire";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { EncodedPayload } from "../core/payload-encoding.js";
 import type {
@@ -13,10 +14,6 @@ type PushSchema =
   | typeof PushRequestSchema
   | typeof PushStreamRequestSchema
   | typeof PushPipelineRequestSchema;
-
-/** Wire types of the protobuf encoding. */
-const VARINT = 0;
-const LENGTH_DELIMITED = 2;
 
 /**
  * Decodes a PushRequest, PushStreamRequest or PushPipelineRequest, making each result an
@@ -56,15 +53,15 @@ function decodeFields<S extends PushSchema>(
     const wireType = tag & 7;
     switch (tag >>> 3) {
       case 1:
-        if (wireType !== VARINT) return undefined;
+        if (wireType !== WireType.Varint) return undefined;
         ticket = reader.uint64();
         break;
       case 2:
-        if (wireType !== LENGTH_DELIMITED) return undefined;
+        if (wireType !== WireType.LengthDelimited) return undefined;
         lease = reader.text(reader.field(), reader.fieldEnd);
         break;
       case 3: {
-        if (wireType !== LENGTH_DELIMITED) return undefined;
+        if (wireType !== WireType.LengthDelimited) return undefined;
         const payload = reader.payload(reader.field(), reader.fieldEnd);
         if (!payload) return undefined;
         results.push(payload);
@@ -72,14 +69,14 @@ function decodeFields<S extends PushSchema>(
       }
       case 4:
         // A repeated message field merges, which fromBinary handles.
-        if (wireType !== LENGTH_DELIMITED || progress) return undefined;
+        if (wireType !== WireType.LengthDelimited || progress) return undefined;
         progress = fromBinary(
           ProgressSchema,
           reader.bytes(reader.field(), reader.fieldEnd),
         );
         break;
       case 5:
-        if (wireType !== VARINT) return undefined;
+        if (wireType !== WireType.Varint) return undefined;
         firstSequence = reader.uint64();
         break;
       default:
@@ -165,7 +162,7 @@ class Reader {
     const saved = this.offset;
     this.offset = start;
     const tag = this.uint32();
-    const valueStart = (tag & 7) === LENGTH_DELIMITED ? this.field() : -1;
+    const valueStart = (tag & 7) === WireType.LengthDelimited ? this.field() : -1;
     this.offset = saved;
     if (valueStart < 0 || this.fieldEnd !== end) return undefined;
     switch (tag >>> 3) {

@@ -1,4 +1,5 @@
 import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { WireType } from "@bufbuild/protobuf/wire";
 import { EncodedPayload, encodePayload } from "../core/payload-encoding.js";
 import { varintSize, writeVarint } from "../core/varint.js";
 import type {
@@ -19,16 +20,14 @@ type ResultInit = NonNullable<
   MessageInitShape<typeof SubscribeResponseSchema>["results"]
 >[number];
 
-/** Wire type of length-delimited fields (bytes, strings, messages). */
-const LENGTH_DELIMITED = 2;
 /** Field 1 of SubscribeResponse and PullResponse: repeated Result results. */
-const RESULTS_TAG = (1 << 3) | LENGTH_DELIMITED;
+const RESULTS_TAG = (1 << 3) | WireType.LengthDelimited;
 /** Field 1 of Result: uint64 sequence. */
 const SEQUENCE_TAG = 1 << 3;
 /** Field 2 of Result: Payload payload. */
-const PAYLOAD_TAG = (2 << 3) | LENGTH_DELIMITED;
+const PAYLOAD_TAG = (2 << 3) | WireType.LengthDelimited;
 /** Field 2 of SubscribeResponse: Progress progress. */
-const PROGRESS_TAG = (2 << 3) | LENGTH_DELIMITED;
+const PROGRESS_TAG = (2 << 3) | WireType.LengthDelimited;
 /** Field 2 of PullResponse: JobState state. */
 const STATE_TAG = 2 << 3;
 

@@ -1,24 +1,22 @@
 import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { WireType } from "@bufbuild/protobuf/wire";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import type { PushPipelineRequestSchema } from "./gen/conductor/v1/conductor_pb.js";
 import { type Payload, ProgressSchema } from "./gen/conductor/v1/payload_pb.js";
 
 type PushPipelineRequest = MessageInitShape<typeof PushPipelineRequestSchema>;
 
-/** Wire types of the protobuf encoding. */
-const VARINT = 0;
-const LENGTH_DELIMITED = 2;
-
-const TICKET_TAG = (1 << 3) | VARINT;
-const LEASE_TAG = (2 << 3) | LENGTH_DELIMITED;
-const RESULT_TAG = (3 << 3) | LENGTH_DELIMITED;
-const PROGRESS_TAG = (4 << 3) | LENGTH_DELIMITED;
-const FIRST_SEQUENCE_TAG = (5 << 3) | VARINT;
+/** Tags of PushPipelineRequest's fields. */
+const TICKET_TAG = (1 << 3) | WireType.Varint;
+const LEASE_TAG = (2 << 3) | WireType.LengthDelimited;
+const RESULT_TAG = (3 << 3) | WireType.LengthDelimited;
+const PROGRESS_TAG = (4 << 3) | WireType.LengthDelimited;
+const FIRST_SEQUENCE_TAG = (5 << 3) | WireType.Varint;
 /** Tags of the fields of Payload's data oneof. */
 const DATA_TAGS = {
-  binary: (1 << 3) | LENGTH_DELIMITED,
-  json: (2 << 3) | LENGTH_DELIMITED,
-  text: (3 << 3) | LENGTH_DELIMITED,
+  binary: (1 << 3) | WireType.LengthDelimited,
+  json: (2 << 3) | WireType.LengthDelimited,
+  text: (3 << 3) | WireType.LengthDelimited,
 } as const;
 
 /**
