@@ -8,7 +8,7 @@ export interface FailedCall {
   readonly path: string;
   /** True when the client went away. */
   readonly clientGone: boolean;
-  /** True when the handler's own signal aborted, because of the client or a shutdown. */
+  /** True when the client went away or a shutdown ended the call. */
   readonly ended: boolean;
 }
 
@@ -62,7 +62,7 @@ export function checkMessage<T>(message: T): T {
   return message;
 }
 
-/** The messages of a request stream, failing at the first one that failed to decode. */
+/** Yields the messages of a request stream, and throws at the first one that failed to decode. */
 export async function* checkStream<T>(messages: AsyncIterable<T>): AsyncGenerator<T> {
   for await (const message of messages) yield checkMessage(message);
 }

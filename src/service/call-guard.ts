@@ -15,7 +15,7 @@ import { encodeStatusDetails, STATUS_DETAILS_KEY } from "./status-details.js";
 export interface CallGuardOptions {
   readonly gate: ShutdownGate;
   readonly logger: Logger;
-  /** Counter and timer of calls; calls are not counted when unset. */
+  /** Counter and timer of calls. Calls are not counted when it is unset. */
   readonly metrics?: RpcMetrics | undefined;
 }
 
@@ -99,8 +99,8 @@ function checkedRequest<Request>(call: ServerMiddlewareCall<Request, unknown>): 
 }
 
 /**
- * Ends a handler the call no longer follows; `step` is its last step. An
- * ended handler may still be running, so its cleanup is not awaited then.
+ * Ends a handler the call no longer follows, whose last step is `step`.
+ * An ended handler may still be running, so its cleanup is not awaited then.
  * What it throws later is only logged at debug level, because the client
  * has its status already.
  */

@@ -168,7 +168,7 @@ export class ShutdownGate {
 
   /**
    * Admits a call to `path` whose client side aborts `clientSignal`.
-   * Throws the UNAVAILABLE error to send when the gate refuses it.
+   * Throws the UNAVAILABLE error to send when the gate rejects it.
    */
   open(path: string, clientSignal: AbortSignal): GatedCall {
     if (this.#endReason) throw shuttingDown(this.#endReason.message);

@@ -9,8 +9,8 @@ const ERROR_INFO_TYPE_URL = `type.googleapis.com/${ErrorInfo.$type}`;
 /**
  * Encodes the google.rpc.Status of `error` for the STATUS_DETAILS_KEY
  * trailer, which rich-error clients in every language decode. Only
- * ErrorInfo details are written: they are the only kind this server
- * attaches.
+ * ErrorInfo details are written, because they are the only kind this
+ * server attaches.
  */
 export function encodeStatusDetails(error: RichServerError): Uint8Array {
   const writer = new BinaryWriter();
