@@ -5,7 +5,10 @@ import { jsonPayload } from "../../src/core/payloads.js";
 import { PushStreamRequestSchema } from "../../src/gen/conductor/v1/conductor_pb.js";
 import { ObservedStore } from "../../src/observability/observed-store.js";
 import { decodePushRequest } from "../../src/service/push-decoding.js";
-import { encodeSubscribeResponse } from "../../src/service/result-encoding.js";
+import {
+  encodeSubscribeResponse,
+  subscribeResponse,
+} from "../../src/service/result-encoding.js";
 import { binaryPayloads } from "../lib/messages.js";
 import { median } from "../lib/stats.js";
 
@@ -59,7 +62,7 @@ async function timeDelivery(ticket: bigint): Promise<number> {
   const startMs = performance.now();
   let batches = 0;
   for (let batch = await reads.next(); batch; batch = await reads.next()) {
-    encodeSubscribeResponse({ results: batch.results });
+    encodeSubscribeResponse(subscribeResponse(batch.results, undefined));
     batches += 1;
   }
   return ((performance.now() - startMs) * 1000) / batches;

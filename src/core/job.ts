@@ -10,7 +10,8 @@ export interface JobContext {
   /**
    * Stores results in order and returns the sequence of the last one.
    * Waits while the ticket's buffer is full; rejects once the job is
-   * cancelled.
+   * cancelled. A binary value of more than 1 KiB is kept, not copied, so
+   * it must not change after the push.
    */
   push(...results: Payload[]): Promise<bigint>;
   /** Reports progress; `total` 0 means unknown. */

@@ -12,6 +12,7 @@ import {
 } from "./errors.js";
 import { ExpiryQueue } from "./expiry-queue.js";
 import type { Retention } from "./result-log.js";
+import { StoredResults } from "./stored-results.js";
 import { TicketGenerator } from "./ticket-generator.js";
 import {
   newRecord,
@@ -289,7 +290,7 @@ export class MemoryStore implements TicketStore {
   #storeAtOnce(record: TicketRecord, payloads: readonly Payload[]): bigint | undefined {
     if (record.pushes.waiting) return undefined;
     if (this.#maxData - record.log.bufferedCount < payloads.length) return undefined;
-    for (const payload of payloads) record.log.append(payload);
+    record.log.append(payloads);
     this.#wakeReaders(record, payloads.length);
     return record.log.pushedCount;
   }
@@ -297,7 +298,9 @@ export class MemoryStore implements TicketStore {
   /** Stores waiting pushes while the buffer has room, oldest first. */
   #drainPushes(record: TicketRecord): void {
     const room = this.#maxData - record.log.bufferedCount;
-    const stored = record.pushes.drain(room, (payload) => record.log.append(payload));
+    const stored = record.pushes.drain(room, (payloads, start, end) =>
+      record.log.append(payloads, start, end),
+    );
     if (stored > 0) this.#wakeReaders(record, stored);
   }
 
@@ -313,7 +316,7 @@ export class MemoryStore implements TicketStore {
       return this.#batch(record, results);
     }
     if (record.progressVersion > (options.progressVersionSeen ?? Infinity)) {
-      return this.#batch(record, []);
+      return this.#batch(record, StoredResults.EMPTY);
     }
     throwIfEnded(record);
     return undefined;
@@ -344,7 +347,7 @@ export class MemoryStore implements TicketStore {
   }
 
   #emptyBatch(record: TicketRecord): ReadBatch {
-    return this.#batch(record, []);
+    return this.#batch(record, StoredResults.EMPTY);
   }
 
   #waitForChange(

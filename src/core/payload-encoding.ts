@@ -22,9 +22,11 @@ export type EncodedCase = "binary" | "text" | "json" | undefined;
  * made this way, so the bytes decode to the same payload. Conductor never
  * modifies a payload after it is stored, which keeps the bytes current.
  *
- * NOTE: the payload keeps the whole request buffer alive, so one retained
- * small result can hold a request of up to the message size limit.
- * Retention counts payload bytes only and does not see this.
+ * The store copies payloads of up to 1 KiB and keeps larger ones as these
+ * bytes (see ResultLog).
+ * NOTE: a kept payload keeps the whole request buffer alive, so a retained
+ * result of just over 1 KiB can hold a request of up to the message size
+ * limit. Retention counts payload bytes only and does not see this.
  */
 export class EncodedPayload implements Payload {
   readonly $typeName = "conductor.v1.Payload";
@@ -98,6 +100,11 @@ export class EncodedPayload implements Payload {
     return offset + payload.#source.copy(target, offset, payload.#start, payload.#end);
   }
 
+  /** The encoding of an EncodedPayload, as a view of the bytes it came in. */
+  static encoding(payload: EncodedPayload): Buffer {
+    return payload.#source.subarray(payload.#start, payload.#end);
+  }
+
   #decode(): Payload["data"] {
     switch (this.#case) {
       case "binary":
@@ -122,33 +129,83 @@ const BINARY_TAG = (1 << 3) | WireType.LengthDelimited;
 const TEXT_TAG = (3 << 3) | WireType.LengthDelimited;
 
 /**
- * Encodes a payload that did not come from a request, such as a result of
- * an in-process job. Binary and text values are written directly rather
- * than by toBinary, which took nearly a fifth of the server's CPU per
- * message of one small result (docs/benchmarks.md, change 11). JSON goes
- * through toBinary.
+ * Bytes of the encoding of `payload` when writePayload can write it in
+ * place: a payload from a request, or binary, text or no data. Undefined
+ * for JSON built in process, which encodePayload encodes. Writing in place
+ * spares an encoding buffer per result, which for results of a few KiB
+ * cost more than copying them.
  */
-export function encodePayload(payload: Payload): Uint8Array {
+export function writableLength(payload: Payload): number | undefined {
+  const known = EncodedPayload.encodedLength(payload);
+  if (known !== undefined) return known;
+  const data = payload.data;
+  switch (data.case) {
+    case "binary":
+      return fieldLength(data.value.byteLength);
+    case "text":
+      return fieldLength(Buffer.byteLength(data.value, "utf8"));
+    case undefined:
+      return 0;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Returns the bytes at the end of a payload's encoding that a store can
+ * keep by reference instead of copying: all of it for a payload from a
+ * request, and the value of a binary payload. Returns undefined for other
+ * payloads.
+ */
+export function sharedTail(payload: Payload): Uint8Array | undefined {
+  if (EncodedPayload.encodedLength(payload) !== undefined) {
+    return EncodedPayload.encoding(payload as EncodedPayload);
+  }
+  const data = payload.data;
+  return data.case === "binary" ? data.value : undefined;
+}
+
+/**
+ * Writes the encoding of a payload that writableLength measured into
+ * `target` at `offset` and returns the offset after it. With `tail` (its
+ * sharedTail), writes only what comes before the tail.
+ */
+export function writePayload(
+  payload: Payload,
+  target: Buffer,
+  offset: number,
+  tail?: Uint8Array,
+): number {
+  if (EncodedPayload.encodedLength(payload) !== undefined) {
+    if (tail) return offset;
+    return EncodedPayload.copyEncoding(payload as EncodedPayload, target, offset);
+  }
   const data = payload.data;
   if (data.case === "binary") {
-    const out = withHeader(BINARY_TAG, data.value.byteLength);
-    out.buffer.set(data.value, out.offset);
-    return out.buffer;
+    target[offset] = BINARY_TAG;
+    offset = writeVarint(target, offset + 1, data.value.byteLength);
+    if (tail) return offset;
+    target.set(data.value, offset);
+    return offset + data.value.byteLength;
   }
   if (data.case === "text") {
-    const out = withHeader(TEXT_TAG, Buffer.byteLength(data.value, "utf8"));
-    out.buffer.write(data.value, out.offset, "utf8");
-    return out.buffer;
+    const length = Buffer.byteLength(data.value, "utf8");
+    target[offset] = TEXT_TAG;
+    offset = writeVarint(target, offset + 1, length);
+    return offset + target.write(data.value, offset, length, "utf8");
   }
+  return offset;
+}
+
+/** Encodes a payload that writableLength cannot measure (JSON built in process). */
+export function encodePayload(payload: Payload): Uint8Array {
   const message = isMessage(payload, PayloadSchema)
     ? payload
     : create(PayloadSchema, payload);
   return toBinary(PayloadSchema, message);
 }
 
-/** Allocates a buffer for one length-delimited field and writes its tag and length. */
-function withHeader(tag: number, length: number): { buffer: Buffer; offset: number } {
-  const buffer = Buffer.allocUnsafe(1 + varintSize(length) + length);
-  buffer[0] = tag;
-  return { buffer, offset: writeVarint(buffer, 1, length) };
+/** Bytes of a length-delimited field of tag 1 to 15 with a value of `length` bytes. */
+function fieldLength(length: number): number {
+  return 1 + varintSize(length) + length;
 }

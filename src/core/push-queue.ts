@@ -1,6 +1,13 @@
 import type { Payload } from "../gen/conductor/v1/payload_pb.js";
 import { PushAbortedError } from "./errors.js";
 
+/** Stores `payloads` from index `start` to `end` and returns the last sequence. */
+export type AppendPayloads = (
+  payloads: readonly Payload[],
+  start: number,
+  end: number,
+) => number;
+
 interface PendingPush {
   readonly ticket: bigint;
   readonly payloads: readonly Payload[];
@@ -53,14 +60,15 @@ export class PushQueue {
    * first, and settles each push that completes. Returns how many results
    * were stored.
    */
-  drain(room: number, append: (payload: Payload) => number): number {
+  drain(room: number, append: AppendPayloads): number {
     let stored = 0;
     while (this.#pending.length > 0) {
       const push = this.#pending[0] as PendingPush;
-      while (stored < room && push.stored < push.payloads.length) {
-        push.lastSequence = append(push.payloads[push.stored] as Payload);
-        push.stored += 1;
-        stored += 1;
+      const end = Math.min(push.payloads.length, push.stored + room - stored);
+      if (end > push.stored) {
+        push.lastSequence = append(push.payloads, push.stored, end);
+        stored += end - push.stored;
+        push.stored = end;
       }
       if (push.stored < push.payloads.length) break;
       this.#pending.shift();

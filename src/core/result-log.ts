@@ -1,6 +1,13 @@
 import type { Payload } from "../gen/conductor/v1/payload_pb.js";
+import { NumberColumn } from "./number-column.js";
+import {
+  encodePayload,
+  sharedTail,
+  writableLength,
+  writePayload,
+} from "./payload-encoding.js";
 import { payloadSize } from "./payload-size.js";
-import type { Result } from "./ticket-store.js";
+import { StoredResults, storedResultSize, writeResultHeader } from "./stored-results.js";
 
 /** Entries removed from the front before the arrays are compacted. */
 const COMPACT_AFTER = 1024;
@@ -10,6 +17,23 @@ const COMPACT_AFTER = 1024;
  * tiny results still use up the byte budget.
  */
 const RESULT_OVERHEAD_BYTES = 64;
+
+/**
+ * Sizes of the chunks stored results are written into. A log starts
+ * small, so that a ticket with a few results costs little, and doubles its
+ * chunks up to the largest size. A result larger than that gets a chunk of
+ * its own.
+ */
+const FIRST_CHUNK_BYTES = 256;
+const MAX_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Payloads up to this size are copied into chunks, so that a small result
+ * keeps nothing else of its request alive. The bytes of larger ones are
+ * kept by reference, because copying every payload made storing 4 KiB
+ * results slower.
+ */
+const COPY_LIMIT_BYTES = 1024;
 
 /** How many delivered results a log keeps for resumed reads. */
 export interface Retention {
@@ -28,19 +52,39 @@ export interface Retention {
  * `retention.results` of them are kept and they weigh more than
  * `retention.bytes`. The byte budget covers the results still in flight on
  * a connection, which are many when results are small.
+ *
+ * Each result is written once, when it is appended, in the bytes it is
+ * sent in (see stored-results.ts), into chunks shared by the results
+ * appended one after another. A chunk is freed once none of its results
+ * is kept, so retention holds up to one chunk more than it counts. The
+ * bytes of a large payload are kept where they are (in its request, or as
+ * its binary value), and only what comes before them goes into the chunk.
  */
 export class ResultLog {
   readonly #retention: Retention;
   /**
-   * Payloads of the retained results; the sequence of each follows from
-   * its index. Result objects are made only when results are read, so a
-   * stored result costs no more than its payload.
+   * Three numbers per result, from index #head on: the number of its
+   * chunk, where its bytes start there, and its weight (payload size plus
+   * RESULT_OVERHEAD_BYTES). Results of one chunk are adjacent, so a
+   * result ends where the next one of its chunk starts. The sequence of
+   * each follows from its index. One column for all three keeps an idle
+   * ticket small.
    */
-  #entries: Payload[] = [];
-  /** Weight of each entry: its payload size plus RESULT_OVERHEAD_BYTES. */
-  #weights: number[] = [];
-  /** Index in #entries of the oldest retained result. */
+  readonly #entries = new NumberColumn();
+  #count = 0;
   #head = 0;
+  /**
+   * The chunks from number #firstChunk on, each with where its last result
+   * ends. A chunk with no retained result is dropped from the list.
+   */
+  #chunks: Buffer[] = [];
+  #chunkEnds: number[] = [];
+  #firstChunk = 0;
+  /** The offset of the first free byte of the last chunk, which appends write to. */
+  #fill = 0;
+  #nextChunkBytes = FIRST_CHUNK_BYTES;
+  /** Payload bytes kept by reference, by sequence; the map is made when first needed. */
+  #tails: Map<number, Uint8Array> | undefined;
   // Sequences count the results of one ticket and stay far below 2^53, so
   // numbers represent them exactly. Bigint arithmetic would allocate per result.
   #pushed = 0;
@@ -70,11 +114,12 @@ export class ResultLog {
     return BigInt(this.#firstRetained());
   }
 
-  /** Appends a result and returns its sequence. */
-  append(payload: Payload): number {
-    this.#pushed += 1;
-    this.#entries.push(payload);
-    this.#weights.push(payloadSize(payload) + RESULT_OVERHEAD_BYTES);
+  /**
+   * Appends `payloads` from index `start` to `end` as results and returns
+   * the sequence of the last one.
+   */
+  append(payloads: readonly Payload[], start = 0, end = payloads.length): number {
+    for (let i = start; i < end; i++) this.#appendOne(payloads[i] as Payload, end - i);
     return this.#pushed;
   }
 
@@ -82,10 +127,10 @@ export class ResultLog {
    * Delivers buffered results, advancing the cursor: up to `max` of them,
    * and no more than `maxBytes` of payload unless a single result is larger.
    */
-  take(max: number, maxBytes = Number.POSITIVE_INFINITY): Result[] {
+  take(max: number, maxBytes = Number.POSITIVE_INFINITY): StoredResults {
     const start = this.#indexAfter(this.#delivered);
     const end = this.#end(start, max, maxBytes);
-    for (let i = start; i < end; i++) this.#deliveredWeight += this.#weights[i] as number;
+    for (let i = start; i < end; i++) this.#deliveredWeight += this.#weight(i);
     const taken = this.#results(start, end);
     this.#delivered += end - start;
     this.#dropExcessDelivered();
@@ -96,26 +141,118 @@ export class ResultLog {
    * Returns retained results after `after` again, up to the cursor, without
    * moving it. `after` must be at least firstRetainedSequence - 1.
    */
-  replay(after: bigint, max: number, maxBytes = Number.POSITIVE_INFINITY): Result[] {
+  replay(after: bigint, max: number, maxBytes = Number.POSITIVE_INFINITY): StoredResults {
     const start = this.#indexAfter(Number(after));
     const available = this.#delivered - Number(after);
     const end = this.#end(start, Math.min(max, available), maxBytes);
     return this.#results(start, end);
   }
 
-  /** The results at indexes start..end of #entries. */
-  #results(start: number, end: number): Result[] {
-    const results: Result[] = new Array(end - start);
-    const firstSequence = this.#firstRetained() - this.#head;
-    for (let i = start; i < end; i++) {
-      const payload = this.#entries[i] as Payload;
-      results[i - start] = { sequence: BigInt(firstSequence + i), payload };
+  /** Appends one result; `left` results of its push, this one included, are still to come. */
+  #appendOne(payload: Payload, left: number): void {
+    let length = writableLength(payload);
+    // JSON built in process is encoded to be measured, and kept as that
+    // encoding. The end of a large payload is kept by reference (its
+    // request's bytes, or its binary value), and only what comes before it
+    // is written into the chunk.
+    let tail: Uint8Array | undefined;
+    if (length === undefined) {
+      tail = encodePayload(payload);
+      length = tail.byteLength;
+    } else if (length > COPY_LIMIT_BYTES) {
+      tail = sharedTail(payload);
     }
-    return results;
+    const sequence = this.#pushed + 1;
+    const framing = storedResultSize(sequence, length) - (tail?.byteLength ?? 0);
+    const chunk = this.#room(framing, left);
+    const start = this.#fill;
+    let offset = writeResultHeader(chunk, start, sequence, length);
+    offset = writePayload(payload, chunk, offset, tail);
+    if (tail) {
+      this.#tails ??= new Map();
+      this.#tails.set(sequence, tail);
+    }
+    this.#fill = offset;
+    this.#pushed = sequence;
+    this.#entries.push(this.#firstChunk + this.#chunks.length - 1);
+    this.#entries.push(start);
+    this.#entries.push(payloadSize(payload) + RESULT_OVERHEAD_BYTES);
+    this.#count += 1;
+  }
+
+  /**
+   * The last chunk if it has `bytes` free, else a new last chunk. A new
+   * chunk is sized for `results` more of about `bytes` each where it can,
+   * so that a push of a few results gets one chunk that fits them.
+   */
+  #room(bytes: number, results: number): Buffer {
+    const last = this.#chunks.at(-1);
+    if (last && this.#fill + bytes <= last.byteLength) return last;
+    if (last) this.#chunkEnds[this.#chunks.length - 1] = this.#fill;
+    const planned = Math.min(
+      MAX_CHUNK_BYTES,
+      Math.max(bytes * results, this.#nextChunkBytes),
+    );
+    const size = Math.max(bytes, planned);
+    this.#nextChunkBytes = Math.min(MAX_CHUNK_BYTES, this.#nextChunkBytes * 2);
+    // Not from Node's shared pool, whose 8 KiB slabs a long-kept small
+    // chunk would hold whole.
+    const chunk = Buffer.allocUnsafeSlow(size);
+    this.#chunks.push(chunk);
+    this.#chunkEnds.push(0);
+    this.#fill = 0;
+    return chunk;
+  }
+
+  /** The results at indexes start..end, as runs of adjacent stored bytes. */
+  #results(start: number, end: number): StoredResults {
+    if (start >= end) return StoredResults.EMPTY;
+    const runs: Uint8Array[] = [];
+    const firstSequence = this.#firstRetained() - this.#head + start;
+    let i = start;
+    while (i < end) {
+      const chunkNumber = this.#chunkNumber(i);
+      const runStart = this.#start(i);
+      let tail = this.#tails?.get(firstSequence + i - start);
+      // A run of one chunk ends at its last result or at a payload kept by reference.
+      while (!tail && i + 1 < end && this.#chunkNumber(i + 1) === chunkNumber) {
+        i += 1;
+        tail = this.#tails?.get(firstSequence + i - start);
+      }
+      const chunk = this.#chunks[chunkNumber - this.#firstChunk] as Buffer;
+      runs.push(chunk.subarray(runStart, this.#endOf(i)));
+      if (tail) runs.push(tail);
+      i += 1;
+    }
+    return new StoredResults(end - start, firstSequence, runs);
+  }
+
+  #chunkNumber(index: number): number {
+    return this.#entries.at(index * 3);
+  }
+
+  #start(index: number): number {
+    return this.#entries.at(index * 3 + 1);
+  }
+
+  #weight(index: number): number {
+    return this.#entries.at(index * 3 + 2);
+  }
+
+  /** Returns the offset in its chunk where the result at `index` ends (before its tail, if kept by reference). */
+  #endOf(index: number): number {
+    const chunkNumber = this.#chunkNumber(index);
+    if (index + 1 < this.#count && this.#chunkNumber(index + 1) === chunkNumber) {
+      return this.#start(index + 1);
+    }
+    const position = chunkNumber - this.#firstChunk;
+    return position === this.#chunks.length - 1
+      ? this.#fill
+      : (this.#chunkEnds[position] as number);
   }
 
   #firstRetained(): number {
-    return this.#pushed - (this.#entries.length - this.#head) + 1;
+    return this.#pushed - (this.#count - this.#head) + 1;
   }
 
   #indexAfter(sequence: number): number {
@@ -124,10 +261,10 @@ export class ResultLog {
 
   /** End index of a batch from `start`: at least one result when any. */
   #end(start: number, max: number, maxBytes: number): number {
-    const limit = Math.min(start + max, this.#entries.length);
+    const limit = Math.min(start + max, this.#count);
     let bytes = 0;
     for (let i = start; i < limit; i++) {
-      bytes += (this.#weights[i] as number) - RESULT_OVERHEAD_BYTES;
+      bytes += this.#weight(i) - RESULT_OVERHEAD_BYTES;
       if (i > start && bytes > maxBytes) return i;
     }
     return limit;
@@ -136,16 +273,32 @@ export class ResultLog {
   #dropExcessDelivered(): void {
     const { results, bytes } = this.#retention;
     let retained = this.#delivered - this.#firstRetained() + 1;
+    let sequence = this.#firstRetained();
     while (retained > results && this.#deliveredWeight > bytes) {
-      this.#deliveredWeight -= this.#weights[this.#head] as number;
-      this.#entries[this.#head] = undefined as never;
+      this.#deliveredWeight -= this.#weight(this.#head);
+      this.#tails?.delete(sequence);
       this.#head += 1;
+      sequence += 1;
       retained -= 1;
     }
-    if (this.#head >= COMPACT_AFTER && this.#head * 2 >= this.#entries.length) {
-      this.#entries = this.#entries.slice(this.#head);
-      this.#weights = this.#weights.slice(this.#head);
+    this.#dropUnusedChunks();
+    if (this.#head >= COMPACT_AFTER && this.#head * 2 >= this.#count) {
+      this.#entries.dropFront(this.#head * 3);
+      this.#count -= this.#head;
       this.#head = 0;
     }
+  }
+
+  /** Drops the chunks before the first retained result's; the last chunk stays. */
+  #dropUnusedChunks(): void {
+    const first =
+      this.#head < this.#count
+        ? this.#chunkNumber(this.#head)
+        : this.#firstChunk + this.#chunks.length - 1;
+    const unused = first - this.#firstChunk;
+    if (unused <= 0) return;
+    this.#chunks.splice(0, unused);
+    this.#chunkEnds.splice(0, unused);
+    this.#firstChunk = first;
   }
 }

@@ -52,10 +52,10 @@ export class Subscription {
       this.#ended = true;
       return undefined;
     }
-    const last = batch.results.at(-1);
+    const last = batch.results.lastSequence;
     // Replays continue from the last replayed result; once caught up the
     // stream reads at the shared delivery cursor.
-    if (last) this.#afterSequence = batch.replayed ? last.sequence : undefined;
+    if (last !== undefined) this.#afterSequence = batch.replayed ? last : undefined;
     this.#progressVersionSeen = batch.progressVersion;
     return batch;
   }

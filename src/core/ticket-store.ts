@@ -1,4 +1,5 @@
 import type { Payload } from "../gen/conductor/v1/payload_pb.js";
+import type { StoredResults } from "./stored-results.js";
 
 /** Lifecycle state of a ticket's job. */
 export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
@@ -80,7 +81,7 @@ export interface ReadOptions {
 
 /** Results of one read, with the job's state once they were taken. */
 export interface ReadBatch {
-  readonly results: Result[];
+  readonly results: StoredResults;
   /** True when the results were delivered before and are sent again. */
   readonly replayed: boolean;
   readonly state: JobState;

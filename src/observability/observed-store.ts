@@ -117,7 +117,7 @@ export class ObservedStore implements TicketStore {
 
   async read(ticket: bigint, options: ReadOptions): Promise<ReadBatch> {
     const batch = await this.#inner.read(ticket, options);
-    const count = batch.results.length;
+    const count = batch.results.count;
     if (count > 0) {
       for (const observer of this.#observers) {
         observer.resultsRead?.(count, batch.replayed);

@@ -23,7 +23,12 @@ import {
 import { type ServiceDefinitionOf, serviceDefinition } from "./definition.js";
 import { listTicketsMethod } from "./list-tickets.js";
 import { decodePushRequest } from "./push-decoding.js";
-import { encodePullResponse, encodeSubscribeResponse } from "./result-encoding.js";
+import {
+  encodePullResponse,
+  encodeSubscribeResponse,
+  pullResponse,
+  subscribeResponse,
+} from "./result-encoding.js";
 
 export const conductorDefinition = serviceDefinition(ConductorService, {
   push: { decodeRequest: (bytes) => decodePushRequest(PushRequestSchema, bytes) },
@@ -112,9 +117,7 @@ export function conductorService(
         // signal makes one for the call (see GatedCall).
         signal: waitMs > 0 ? context.signal : undefined,
       });
-      // Core results already have the Result shape; encodePullResponse
-      // writes them without building messages first.
-      return { results: batch.results, state: stateToProto(batch.state) };
+      return pullResponse(batch.results, stateToProto(batch.state));
     },
 
     async *subscribe(request, context) {
@@ -128,10 +131,10 @@ export function conductorService(
       for (let batch = await reads.next(); batch; batch = await reads.next()) {
         const progressChanged = batch.progressVersion !== progressVersion;
         progressVersion = batch.progressVersion;
-        yield {
-          results: batch.results,
-          progress: progressChanged ? batch.progress : undefined,
-        };
+        yield subscribeResponse(
+          batch.results,
+          progressChanged ? batch.progress : undefined,
+        );
       }
     },
 

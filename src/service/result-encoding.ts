@@ -1,52 +1,80 @@
 import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { WireType } from "@bufbuild/protobuf/wire";
-import { EncodedPayload, encodePayload } from "../core/payload-encoding.js";
+import type { StoredResults } from "../core/stored-results.js";
+import type { Progress } from "../core/ticket-store.js";
 import { varintSize, writeVarint } from "../core/varint.js";
-import type {
+import {
   PullResponseSchema,
   SubscribeResponseSchema,
 } from "../gen/conductor/v1/conductor_pb.js";
-import { type Payload, ProgressSchema } from "../gen/conductor/v1/payload_pb.js";
+import { type JobState, ProgressSchema } from "../gen/conductor/v1/payload_pb.js";
 
 /**
- * Hand-written encoders for the messages that carry results. A payload
- * that came from a request is copied in as the bytes it arrived in (see
- * EncodedPayload) instead of being encoded field by field, which was most
- * of the cost of a response with many results. For payloads in canonical
- * encoding the output is the bytes toBinary would produce.
+ * Encoders of the messages that carry results. The store keeps results in
+ * the bytes these messages carry them in (see stored-results.ts), so a
+ * response is those bytes copied, followed by its other field. For results
+ * whose payloads are in canonical encoding the output is the bytes
+ * toBinary would produce.
  */
 
-type ResultInit = NonNullable<
-  MessageInitShape<typeof SubscribeResponseSchema>["results"]
->[number];
+type SubscribeResponseInit = MessageInitShape<typeof SubscribeResponseSchema>;
+type PullResponseInit = MessageInitShape<typeof PullResponseSchema>;
 
-/** Field 1 of SubscribeResponse and PullResponse: repeated Result results. */
-const RESULTS_TAG = (1 << 3) | WireType.LengthDelimited;
-/** Field 1 of Result: uint64 sequence. */
-const SEQUENCE_TAG = 1 << 3;
-/** Field 2 of Result: Payload payload. */
-const PAYLOAD_TAG = (2 << 3) | WireType.LengthDelimited;
+/**
+ * Key of the stored results in a response made by subscribeResponse or
+ * pullResponse. A symbol key is invisible to protobuf-es and to the
+ * message's type, so the handler can return the response as a message
+ * while the encoder reads the results' bytes.
+ */
+const STORED_RESULTS = Symbol("stored results");
+
+interface WithStoredResults {
+  readonly [STORED_RESULTS]?: StoredResults;
+}
+
 /** Field 2 of SubscribeResponse: Progress progress. */
 const PROGRESS_TAG = (2 << 3) | WireType.LengthDelimited;
 /** Field 2 of PullResponse: JobState state. */
 const STATE_TAG = 2 << 3;
 
+/** Makes a SubscribeResponse of stored results for encodeSubscribeResponse. */
+export function subscribeResponse(
+  results: StoredResults,
+  progress: Progress | undefined,
+): SubscribeResponseInit {
+  const response: SubscribeResponseInit & WithStoredResults = {
+    progress,
+    [STORED_RESULTS]: results,
+  };
+  return response;
+}
+
+/** Makes a PullResponse of stored results for encodePullResponse. */
+export function pullResponse(results: StoredResults, state: JobState): PullResponseInit {
+  const response: PullResponseInit & WithStoredResults = {
+    state,
+    [STORED_RESULTS]: results,
+  };
+  return response;
+}
+
 /** Encodes a SubscribeResponse. */
-export function encodeSubscribeResponse(
-  response: MessageInitShape<typeof SubscribeResponseSchema>,
-): Uint8Array {
+export function encodeSubscribeResponse(response: SubscribeResponseInit): Uint8Array {
+  const stored = (response as WithStoredResults)[STORED_RESULTS];
+  if (!stored)
+    return toBinary(SubscribeResponseSchema, create(SubscribeResponseSchema, response));
   let tail: Uint8Array | undefined;
   if (response.progress) {
     const progress = toBinary(ProgressSchema, create(ProgressSchema, response.progress));
     tail = lengthDelimited(PROGRESS_TAG, progress);
   }
-  return encodeResults(response.results ?? [], tail);
+  return withTail(stored, tail);
 }
 
 /** Encodes a PullResponse. */
-export function encodePullResponse(
-  response: MessageInitShape<typeof PullResponseSchema>,
-): Uint8Array {
+export function encodePullResponse(response: PullResponseInit): Uint8Array {
+  const stored = (response as WithStoredResults)[STORED_RESULTS];
+  if (!stored) return toBinary(PullResponseSchema, create(PullResponseSchema, response));
   const state = response.state ?? 0;
   let tail: Uint8Array | undefined;
   if (state !== 0) {
@@ -54,94 +82,15 @@ export function encodePullResponse(
     tail[0] = STATE_TAG;
     writeVarint(tail, 1, state);
   }
-  return encodeResults(response.results ?? [], tail);
+  return withTail(stored, tail);
 }
 
-/** The results of one message, measured before they are written. */
-interface Layout {
-  readonly sequences: number[];
-  /** Encoded length of each payload; -1 for a result without one. */
-  readonly payloadLengths: number[];
-  /** Fresh encodings of the payloads that did not come from a request. */
-  readonly encodings: (Uint8Array | undefined)[];
-  /** Bytes of the whole message. */
-  readonly size: number;
-}
-
-/** Encodes a message of repeated results (field 1) followed by the encoded `tail`. */
-function encodeResults(results: readonly ResultInit[], tail: Uint8Array | undefined) {
-  const layout = measure(results, tail?.byteLength ?? 0);
-  const out = Buffer.allocUnsafe(layout.size);
-  let offset = 0;
-  for (let i = 0; i < results.length; i++) {
-    const sequence = layout.sequences[i] as number;
-    const payloadLength = layout.payloadLengths[i] as number;
-    out[offset++] = RESULTS_TAG;
-    offset = writeVarint(out, offset, resultSize(sequence, payloadLength));
-    if (sequence !== 0) {
-      out[offset++] = SEQUENCE_TAG;
-      offset = writeVarint(out, offset, sequence);
-    }
-    if (payloadLength < 0) continue;
-    out[offset++] = PAYLOAD_TAG;
-    offset = writeVarint(out, offset, payloadLength);
-    const fresh = layout.encodings[i];
-    if (fresh) {
-      out.set(fresh, offset);
-      offset += payloadLength;
-    } else {
-      const payload = (results[i] as ResultInit).payload as EncodedPayload;
-      offset = EncodedPayload.copyEncoding(payload, out, offset);
-    }
-  }
+/** Returns the bytes of `results` followed by `tail`. */
+function withTail(results: StoredResults, tail: Uint8Array | undefined): Uint8Array {
+  const out = Buffer.allocUnsafe(results.byteLength + (tail?.byteLength ?? 0));
+  const offset = results.copyTo(out, 0);
   if (tail) out.set(tail, offset);
   return out;
-}
-
-/** Measures the encoding of `results`, encoding the payloads that need it. */
-function measure(results: readonly ResultInit[], tailSize: number): Layout {
-  const sequences: number[] = new Array(results.length);
-  const payloadLengths: number[] = new Array(results.length);
-  const encodings: (Uint8Array | undefined)[] = [];
-  let size = tailSize;
-  for (let i = 0; i < results.length; i++) {
-    const result = results[i] as ResultInit;
-    const payload = result.payload as Payload | undefined;
-    let payloadLength = -1;
-    if (payload) {
-      payloadLength = EncodedPayload.encodedLength(payload) ?? -1;
-      if (payloadLength < 0) {
-        const encoding = encodePayload(payload);
-        encodings[i] = encoding;
-        payloadLength = encoding.byteLength;
-      }
-    }
-    const sequence = safeSequence(result.sequence ?? 0n);
-    sequences[i] = sequence;
-    payloadLengths[i] = payloadLength;
-    const inner = resultSize(sequence, payloadLength);
-    size += 1 + varintSize(inner) + inner;
-  }
-  return { sequences, payloadLengths, encodings, size };
-}
-
-/** Encoded size of a Result without its own tag and length; payloadLength -1 means no payload. */
-function resultSize(sequence: number, payloadLength: number): number {
-  let size = sequence === 0 ? 0 : 1 + varintSize(sequence);
-  if (payloadLength >= 0) size += 1 + varintSize(payloadLength) + payloadLength;
-  return size;
-}
-
-/**
- * Converts a sequence to a number. Sequences count results of one ticket,
- * so they stay far below 2^53; a larger one is a bug, not an input.
- */
-function safeSequence(sequence: bigint | number | string): number {
-  const value = Number(sequence);
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`sequence ${sequence} is not an integer from 0 to 2^53 - 1`);
-  }
-  return value;
 }
 
 function lengthDelimited(tag: number, body: Uint8Array): Uint8Array {

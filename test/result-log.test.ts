@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { binaryPayload } from "../src/core/payloads.js";
+import { ResultLog } from "../src/core/result-log.js";
+
+/** Appends `count` one-result pushes of 40-byte payloads whose bytes hold their sequence. */
+function filledLog(count: number, retainResults: number): ResultLog {
+  const log = new ResultLog({ results: retainResults, bytes: 0 });
+  for (let sequence = 1; sequence <= count; sequence++) {
+    log.append([binaryPayload(Buffer.alloc(40, sequence % 256))]);
+  }
+  return log;
+}
+
+/** Returns the sequence and first payload byte of each result. */
+function summary(results: ReturnType<ResultLog["take"]>) {
+  return results.toArray().map((result) => {
+    const data = result.payload.data;
+    return [result.sequence, data.case === "binary" ? data.value[0] : undefined];
+  });
+}
+
+describe("ResultLog", () => {
+  it("replays retained results after dropping older chunks", () => {
+    const log = filledLog(5_000, 300);
+    while (log.bufferedCount > 0) log.take(256);
+
+    const replayed = log.replay(log.firstRetainedSequence - 1n, 1_000);
+
+    const expected = Array.from({ length: 300 }, (_, i) => [
+      BigInt(4_701 + i),
+      (4_701 + i) % 256,
+    ]);
+    expect(summary(replayed)).toEqual(expected);
+  });
+
+  it("takes batches across chunks in order", () => {
+    const log = filledLog(3_000, 0);
+
+    const sequences: bigint[] = [];
+    while (log.bufferedCount > 0) {
+      for (const result of log.take(256).toArray()) sequences.push(result.sequence);
+    }
+
+    expect(sequences).toEqual(Array.from({ length: 3_000 }, (_, i) => BigInt(i + 1)));
+  });
+});
