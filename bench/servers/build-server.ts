@@ -6,8 +6,13 @@ import { childSettings, serveCommands } from "../lib/child.js";
 export interface BuildServerSettings {
   /** A compiled `src` directory: `dist` after `npm run build`. */
   readonly build: string;
-  /** Results of 64 B buffered in one job before the calls start. */
+  /** Results of 64 B buffered in one job for Pull calls; 0 for none. */
   readonly results: number;
+}
+
+interface JobArgs {
+  readonly ticket: bigint;
+  readonly lease: string;
 }
 
 const { build, results } = childSettings<BuildServerSettings>();
@@ -15,19 +20,35 @@ const load = (file: string) => import(pathToFileURL(resolve(build, file)).href);
 const { startServer } = await load("server.js");
 const { jsonPayload } = await load("core/payloads.js");
 
-const server = await startServer({ address: "127.0.0.1:0", maxData: results });
-const { conductor } = server;
-const ticket: bigint = await conductor.store.create({
-  kind: "bench",
-  input: jsonPayload(null),
-  maxRetries: 0,
+// Room for a Subscribe backlog of up to 100,000 results.
+const server = await startServer({
+  address: "127.0.0.1:0",
+  maxData: Math.max(results, 100_000),
 });
-const { lease } = await conductor.store.start(ticket);
+const { conductor } = server;
+
+/** Creates a running job and returns the ticket and lease a runner would hold. */
+async function job(): Promise<JobArgs> {
+  const input = jsonPayload(null);
+  const ticket: bigint = await conductor.store.create({
+    kind: "bench",
+    input,
+    maxRetries: 0,
+  });
+  const { lease } = await conductor.store.start(ticket);
+  return { ticket, lease };
+}
+
+const pullJob = await job();
 const payload = { data: { case: "binary", value: Buffer.alloc(64, 7) } };
 for (let pushed = 0; pushed < results; pushed += 100) {
-  await conductor.push(ticket, lease, new Array(100).fill(payload));
+  await conductor.push(pullJob.ticket, pullJob.lease, new Array(100).fill(payload));
 }
 
 serveCommands(server.port, {
-  ticket: () => ticket,
+  ticket: () => pullJob.ticket,
+  job,
+  async finish({ ticket, lease }: JobArgs): Promise<void> {
+    await conductor.finish(ticket, lease);
+  },
 });

@@ -70,12 +70,28 @@ export function serviceDefinition<T extends GenServiceMethods>(
         method.methodKind === "bidi_streaming",
       requestSerialize: serializer(method.input),
       requestDeserialize: deserializer(method.input, codec?.decodeRequest),
-      responseSerialize: codec?.encodeResponse ?? serializer(method.output),
+      responseSerialize: uncopied(codec?.encodeResponse ?? serializer(method.output)),
       responseDeserialize: deserializer(method.output),
       options: {},
     };
   }
   return definition as ServiceDefinitionOf<T>;
+}
+
+/**
+ * Wraps a response encoder so that nice-grpc does not copy its output.
+ * nice-grpc passes each encoded response through Buffer.from, which copies
+ * a Uint8Array but only wraps an ArrayBuffer. So an encoding that fills its
+ * own ArrayBuffer, as a Buffer of 4 KiB or more does, is handed over as
+ * that ArrayBuffer, and grpc-js receives a Buffer of the same bytes.
+ */
+function uncopied<T>(encode: (response: T) => Uint8Array) {
+  return (response: T): Uint8Array => {
+    const bytes = encode(response);
+    const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+    // Typed as Uint8Array, but nice-grpc's Buffer.from is the only reader.
+    return whole ? (bytes.buffer as unknown as Uint8Array) : bytes;
+  };
 }
 
 function serializer(schema: DescMessage) {

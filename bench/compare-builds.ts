@@ -1,0 +1,201 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { Child } from "./lib/child.js";
+import {
+  CONDUCTOR_PATHS,
+  expectResults,
+  finishJob,
+  leasedJob,
+  pushResults,
+  subscribeAndCount,
+} from "./lib/conductor-calls.js";
+import { encodePullRequest } from "./lib/messages.js";
+import { RawClient } from "./lib/raw-client.js";
+import { median } from "./lib/stats.js";
+
+/**
+ * Compares the server CPU time of one workload between builds of
+ * conductor. One server per build runs at once, and rounds alternate
+ * between them, so that the machine's drift during the run affects every
+ * build alike. Prints the median, lowest and highest figure per build.
+ *
+ * Workloads:
+ *   pull       Pull calls of one 64 B result, one at a time (per call)
+ *   subscribe  a Subscribe that reads a backlog of 64 B results pushed
+ *              through PushStream, 256 to a message (per result)
+ *   ingest     a PushStream of 64 B results, 256 to a message, into a
+ *              running job (per result)
+ *
+ * usage: node dist/benchmarks/bench/compare-builds.js WORKLOAD BUILD...
+ * where each BUILD is the `dist` directory of a checkout after `npm run build`.
+ */
+
+const ROUNDS = 12;
+
+interface Contender {
+  readonly build: string;
+  readonly server: Child;
+  readonly client: RawClient;
+  readonly cpuUsPerUnit: number[];
+}
+
+interface Workload {
+  /** Name of one unit of the figure. */
+  readonly unit: string;
+  /** Results the server buffers before the rounds start. */
+  readonly buffered: number;
+  /** Runs once untimed, so that compiled code is warm. */
+  warmUp(contender: Contender): Promise<void>;
+  /** Runs one timed round and returns the server CPU per unit, in µs. */
+  round(contender: Contender): Promise<number>;
+}
+
+const PULL_CALLS = 3000;
+const PULL_WARM_UP_CALLS = 1000;
+/** Results per round of subscribe and ingest. */
+const BACKLOG_RESULTS = 100_000;
+const RESULT_BYTES = 64;
+const RESULTS_PER_PUSH = 256;
+
+const pull: Workload = {
+  unit: "Pull",
+  buffered: ROUNDS * PULL_CALLS + PULL_WARM_UP_CALLS,
+  async warmUp(contender) {
+    await pullCalls(contender, PULL_WARM_UP_CALLS);
+  },
+  round: (contender) =>
+    timed(contender, PULL_CALLS, () => pullCalls(contender, PULL_CALLS)),
+};
+
+const subscribe: Workload = {
+  unit: "result",
+  buffered: 0,
+  async warmUp(contender) {
+    await subscribeRound(contender);
+  },
+  round: subscribeRound,
+};
+
+const ingest: Workload = {
+  unit: "result",
+  buffered: 0,
+  async warmUp(contender) {
+    await ingestRound(contender);
+  },
+  round: ingestRound,
+};
+
+const WORKLOADS: Record<string, Workload> = { pull, subscribe, ingest };
+
+async function pullCalls(contender: Contender, calls: number): Promise<void> {
+  const ticket = await contender.server.request<bigint>("ticket");
+  const request = encodePullRequest(ticket, 1);
+  for (let i = 0; i < calls; i++) {
+    await contender.client.unary(CONDUCTOR_PATHS.pull, request);
+  }
+}
+
+/** Pushes a finished job's backlog, then times reading it with Subscribe. */
+async function subscribeRound(contender: Contender): Promise<number> {
+  const { server, client } = contender;
+  const job = await leasedJob(server);
+  await pushResults(client, job, BACKLOG_RESULTS, RESULTS_PER_PUSH, RESULT_BYTES);
+  await finishJob(server, job);
+  return timed(contender, BACKLOG_RESULTS, async () => {
+    const counts = await subscribeAndCount(client, job.ticket);
+    expectResults(counts, BACKLOG_RESULTS, "Subscribe");
+  });
+}
+
+/** Times pushing a backlog into a running job, which is then finished. */
+async function ingestRound(contender: Contender): Promise<number> {
+  const { server, client } = contender;
+  const job = await leasedJob(server);
+  const cpuUsPerResult = await timed(contender, BACKLOG_RESULTS, async () => {
+    const stored = await pushResults(
+      client,
+      job,
+      BACKLOG_RESULTS,
+      RESULTS_PER_PUSH,
+      RESULT_BYTES,
+    );
+    if (stored !== BigInt(BACKLOG_RESULTS))
+      throw new Error(`PushStream stored ${stored} results; expected ${BACKLOG_RESULTS}`);
+  });
+  await finishJob(server, job);
+  return cpuUsPerResult;
+}
+
+/** Runs `work` and returns the server CPU it took per unit, in µs. */
+async function timed(
+  contender: Contender,
+  units: number,
+  work: () => Promise<void>,
+): Promise<number> {
+  const before = await contender.server.request<number>("cpuUsage");
+  await work();
+  const after = await contender.server.request<number>("cpuUsage");
+  return (after - before) / units;
+}
+
+/** Returns why `build` is not a compiled conductor, or undefined when it is one. */
+function buildProblem(build: string): string | undefined {
+  if (!existsSync(build)) return "no such directory";
+  if (existsSync(join(build, "server.js"))) return undefined;
+  if (existsSync(join(build, "dist", "server.js"))) {
+    return `not a build; did you mean ${join(build, "dist")}?`;
+  }
+  return "no server.js here; run npm run build in its checkout and pass its dist";
+}
+
+async function start(build: string, workload: Workload): Promise<Contender> {
+  const script = new URL("./servers/build-server.js", import.meta.url);
+  const server = await Child.start(script, { build, results: workload.buffered });
+  const client = new RawClient(`127.0.0.1:${server.port}`);
+  await client.connect();
+  return { build, server, client, cpuUsPerUnit: [] };
+}
+
+function usage(message: string): never {
+  console.error(message);
+  console.error(
+    "usage: node dist/benchmarks/bench/compare-builds.js pull|subscribe|ingest BUILD...",
+  );
+  process.exit(2);
+}
+
+const [name, ...builds] = process.argv.slice(2);
+const workload = WORKLOADS[name ?? ""];
+if (!workload) usage(`unknown workload ${JSON.stringify(name ?? "")}`);
+if (builds.length === 0) usage("no build given");
+for (const build of builds) {
+  const problem = buildProblem(build);
+  if (problem) usage(`${build}: ${problem}`);
+}
+const contenders: Contender[] = [];
+try {
+  for (const build of builds) contenders.push(await start(build, workload));
+  for (const contender of contenders) await workload.warmUp(contender);
+  for (let i = 0; i < ROUNDS; i++) {
+    // Alternating the order keeps any one build from always going first.
+    const order = i % 2 === 0 ? contenders : [...contenders].reverse();
+    for (const contender of order)
+      contender.cpuUsPerUnit.push(await workload.round(contender));
+  }
+  for (const { build, cpuUsPerUnit } of contenders) {
+    const digits = workload.unit === "Pull" ? 0 : 3;
+    const [mid, low, high] = [
+      median(cpuUsPerUnit),
+      Math.min(...cpuUsPerUnit),
+      Math.max(...cpuUsPerUnit),
+    ].map((us) => us.toFixed(digits));
+    console.log(
+      `${build}: server CPU per ${workload.unit} ${mid} µs (lowest ${low}, highest ${high})`,
+    );
+  }
+} finally {
+  for (const contender of contenders) {
+    contender.client.close();
+    await contender.server.stop();
+  }
+}

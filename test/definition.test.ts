@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { binaryPayload } from "../src/core/payloads.js";
+import { ResultLog } from "../src/core/result-log.js";
+import { conductorDefinition } from "../src/service/conductor-service.js";
+import {
+  encodeSubscribeResponse,
+  subscribeResponse,
+} from "../src/service/result-encoding.js";
+
+/** Makes a SubscribeResponse of one stored binary result of `size` bytes. */
+function responseOf(size: number) {
+  const log = new ResultLog({ results: 0, bytes: 0 });
+  log.append([binaryPayload(Buffer.alloc(size, 1))]);
+  return subscribeResponse(log.take(1), undefined);
+}
+
+describe("conductorDefinition", () => {
+  it("hands over a response that fills its own buffer as that buffer", () => {
+    const response = responseOf(8_192);
+
+    const serialized = conductorDefinition.subscribe.responseSerialize(response);
+
+    expect(serialized).toBeInstanceOf(ArrayBuffer);
+  });
+
+  it("hands over a response from the shared pool as its bytes", () => {
+    const response = responseOf(16);
+
+    const serialized = conductorDefinition.subscribe.responseSerialize(response);
+
+    expect(Buffer.from(serialized)).toEqual(encodeSubscribeResponse(response));
+  });
+});
