@@ -26,8 +26,9 @@ import { median } from "./lib/stats.js";
  *   ingest     a PushStream of 64 B results, 256 to a message, into a
  *              running job (per result)
  *
- * usage: node dist/benchmarks/bench/compare-builds.js WORKLOAD BUILD...
- * where each BUILD is the `dist` directory of a checkout after `npm run build`.
+ * usage: node dist/benchmarks/bench/compare-builds.js WORKLOAD [--server-flag FLAG]... BUILD...
+ * where each BUILD is the `dist` directory of a checkout after `npm run build`,
+ * and each FLAG is a node flag for the servers, such as --trace-gc.
  */
 
 const ROUNDS = 12;
@@ -148,9 +149,14 @@ function buildProblem(build: string): string | undefined {
   return "no server.js here; run npm run build in its checkout and pass its dist";
 }
 
-async function start(build: string, workload: Workload): Promise<Contender> {
+async function start(
+  build: string,
+  workload: Workload,
+  nodeFlags: readonly string[],
+): Promise<Contender> {
   const script = new URL("./servers/build-server.js", import.meta.url);
-  const server = await Child.start(script, { build, results: workload.buffered });
+  const settings = { build, results: workload.buffered };
+  const server = await Child.start(script, settings, { nodeFlags });
   const client = new RawClient(`127.0.0.1:${server.port}`);
   await client.connect();
   return { build, server, client, cpuUsPerUnit: [] };
@@ -159,12 +165,30 @@ async function start(build: string, workload: Workload): Promise<Contender> {
 function usage(message: string): never {
   console.error(message);
   console.error(
-    "usage: node dist/benchmarks/bench/compare-builds.js pull|subscribe|ingest BUILD...",
+    "usage: node dist/benchmarks/bench/compare-builds.js pull|subscribe|ingest [--server-flag FLAG]... BUILD...",
   );
   process.exit(2);
 }
 
-const [name, ...builds] = process.argv.slice(2);
+/** Splits the arguments after the workload into server flags and builds. */
+function parseRest(args: readonly string[]): { flags: string[]; builds: string[] } {
+  const flags: string[] = [];
+  const builds: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg !== "--server-flag") {
+      builds.push(arg);
+      continue;
+    }
+    const flag = args[++i];
+    if (flag === undefined) usage("--server-flag needs a value");
+    flags.push(flag);
+  }
+  return { flags, builds };
+}
+
+const [name, ...rest] = process.argv.slice(2);
+const { flags, builds } = parseRest(rest);
 const workload = WORKLOADS[name ?? ""];
 if (!workload) usage(`unknown workload ${JSON.stringify(name ?? "")}`);
 if (builds.length === 0) usage("no build given");
@@ -174,7 +198,7 @@ for (const build of builds) {
 }
 const contenders: Contender[] = [];
 try {
-  for (const build of builds) contenders.push(await start(build, workload));
+  for (const build of builds) contenders.push(await start(build, workload, flags));
   for (const contender of contenders) await workload.warmUp(contender);
   for (let i = 0; i < ROUNDS; i++) {
     // Alternating the order keeps any one build from always going first.

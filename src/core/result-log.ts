@@ -197,6 +197,9 @@ export class ResultLog {
     this.#nextChunkBytes = Math.min(MAX_CHUNK_BYTES, this.#nextChunkBytes * 2);
     // Not from Node's shared pool, whose 8 KiB slabs a long-kept small
     // chunk would hold whole.
+    // NOTE: chunks are memory outside the JavaScript heap, and storing
+    // into them made V8 run several times more full collections than
+    // before (docs/benchmarks.md, change 12), so ingest costs more CPU.
     const chunk = Buffer.allocUnsafeSlow(size);
     this.#chunks.push(chunk);
     this.#chunkEnds.push(0);
