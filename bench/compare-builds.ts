@@ -68,23 +68,20 @@ const pull: Workload = {
     timed(contender, PULL_CALLS, () => pullCalls(contender, PULL_CALLS)),
 };
 
-const subscribe: Workload = {
-  unit: "result",
-  buffered: 0,
-  async warmUp(contender) {
-    await subscribeRound(contender);
-  },
-  round: subscribeRound,
-};
+/** A workload of rounds on a fresh backlog each, warmed up by one untimed round. */
+function backlogWorkload(round: (contender: Contender) => Promise<number>): Workload {
+  return {
+    unit: "result",
+    buffered: 0,
+    async warmUp(contender) {
+      await round(contender);
+    },
+    round,
+  };
+}
 
-const ingest: Workload = {
-  unit: "result",
-  buffered: 0,
-  async warmUp(contender) {
-    await ingestRound(contender);
-  },
-  round: ingestRound,
-};
+const subscribe = backlogWorkload(subscribeRound);
+const ingest = backlogWorkload(ingestRound);
 
 const WORKLOADS: Record<string, Workload> = { pull, subscribe, ingest };
 
