@@ -68,7 +68,7 @@ const pull: Workload = {
     timed(contender, PULL_CALLS, () => pullCalls(contender, PULL_CALLS)),
 };
 
-/** A workload of rounds on a fresh backlog each, warmed up by one untimed round. */
+/** Makes a workload of rounds on a fresh backlog each, warmed up by one untimed round. */
 function backlogWorkload(round: (contender: Contender) => Promise<number>): Workload {
   return {
     unit: "result",
