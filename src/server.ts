@@ -39,6 +39,7 @@ import {
   conductorService,
   DEFAULT_LIMITS,
 } from "./service/conductor-service.js";
+import { serverDefinition } from "./service/definition.js";
 import { reflectionServices } from "./service/reflection.js";
 import { ShutdownGate } from "./service/shutdown-gate.js";
 
@@ -181,7 +182,7 @@ export async function startServer(
   );
   const health = HealthState();
   addServices(server, conductor, health);
-  server.add(runnerDefinition, runnerService(hub));
+  server.add(serverDefinition(runnerDefinition), runnerService(hub));
   const port = await server.listen(settings.address);
   let metricsServer: MetricsServer | undefined;
   if (metrics && settings.metricsAddress) {
@@ -292,7 +293,10 @@ async function withinMs(ms: number, promise: Promise<unknown>): Promise<boolean>
 }
 
 function addServices(server: Server, conductor: Conductor, health: HealthState) {
-  server.add(conductorDefinition, conductorService(conductor, DEFAULT_LIMITS));
+  server.add(
+    serverDefinition(conductorDefinition),
+    conductorService(conductor, DEFAULT_LIMITS),
+  );
   server.add(HealthDefinition, HealthServiceImpl(health));
   const files = [
     file_conductor_v1_conductor,

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { binaryPayload } from "../src/core/payloads.js";
 import { ResultLog } from "../src/core/result-log.js";
 import { conductorDefinition } from "../src/service/conductor-service.js";
+import { serverDefinition } from "../src/service/definition.js";
 import {
   encodeSubscribeResponse,
   subscribeResponse,
@@ -29,5 +30,25 @@ describe("conductorDefinition", () => {
     const serialized = conductorDefinition.subscribe.responseSerialize(response);
 
     expect(Buffer.from(serialized)).toEqual(encodeSubscribeResponse(response));
+  });
+});
+
+describe("serverDefinition", () => {
+  // nice-grpc hands a ts-proto decoder the received bytes without copying them.
+  it("gives nice-grpc each method's own decoder in the ts-proto form", () => {
+    const definition = serverDefinition(conductorDefinition) as unknown as {
+      fullName: string;
+      methods: Record<string, { name: string; requestType: { decode: unknown } }>;
+    };
+
+    const pushStream = definition.methods.pushStream;
+
+    expect({
+      path: `/${definition.fullName}/${pushStream?.name}`,
+      decode: pushStream?.requestType.decode,
+    }).toEqual({
+      path: conductorDefinition.pushStream.path,
+      decode: conductorDefinition.pushStream.requestDeserialize,
+    });
   });
 });

@@ -198,8 +198,8 @@ export class ResultLog {
     // Not from Node's shared pool, whose 8 KiB slabs a long-kept small
     // chunk would hold whole.
     // NOTE: chunks are memory outside the JavaScript heap, and storing
-    // into them made V8 run several times more full collections than
-    // before (docs/benchmarks.md, change 12), so ingest costs more CPU.
+    // into them made V8 run more full collections than before
+    // (docs/benchmarks.md, changes 12 and 14), so ingest costs more CPU.
     const chunk = Buffer.allocUnsafeSlow(size);
     this.#chunks.push(chunk);
     this.#chunkEnds.push(0);
