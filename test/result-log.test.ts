@@ -1,6 +1,9 @@
+import { create, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { binaryPayload } from "../src/core/payloads.js";
 import { ResultLog } from "../src/core/result-log.js";
+import { PushStreamRequestSchema } from "../src/gen/conductor/v1/conductor_pb.js";
+import { decodePushRequest } from "../src/service/push-decoding.js";
 
 /** Appends `count` one-result pushes of 40-byte payloads whose bytes hold their sequence. */
 function filledLog(count: number, retainResults: number): ResultLog {
@@ -42,5 +45,32 @@ describe("ResultLog", () => {
     }
 
     expect(sequences).toEqual(Array.from({ length: 3_000 }, (_, i) => BigInt(i + 1)));
+  });
+
+  it("copies a large payload whose request is mostly other results", () => {
+    const skipped = binaryPayload(Buffer.alloc(1 << 20, 1));
+    const stored = binaryPayload(Buffer.alloc(2_000, 2));
+    const request = Buffer.from(
+      toBinary(
+        PushStreamRequestSchema,
+        create(PushStreamRequestSchema, {
+          ticket: 1n,
+          lease: "l",
+          results: [skipped, stored],
+        }),
+      ),
+    );
+    const decoded = decodePushRequest(PushStreamRequestSchema, request)?.results ?? [];
+    const log = new ResultLog({ results: 10, bytes: 0 });
+    // As a retried push stores only the results it did not store before.
+    log.append(decoded.slice(1));
+
+    request.fill(0);
+
+    const [result] = log.take(1).toArray();
+    expect(result?.payload.data).toEqual({
+      case: "binary",
+      value: Buffer.alloc(2_000, 2),
+    });
   });
 });

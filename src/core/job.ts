@@ -10,7 +10,7 @@ export interface JobContext {
   /**
    * Stores results in order and returns the sequence of the last one.
    * Waits while the ticket's buffer is full; rejects once the job is
-   * cancelled. A binary value of more than 1 KiB is kept, not copied, so
+   * cancelled. A binary value of more than 1 KiB may be kept, not copied, so
    * it must not change after the push.
    */
   push(...results: Payload[]): Promise<bigint>;

@@ -22,11 +22,12 @@ export type EncodedCase = "binary" | "text" | "json" | undefined;
  * made this way, so the bytes decode to the same payload. Conductor never
  * modifies a payload after it is stored, which keeps the bytes current.
  *
- * The store copies payloads of up to 1 KiB and keeps larger ones as these
- * bytes (see ResultLog).
- * NOTE: a kept payload keeps the whole request buffer alive, so a retained
- * result of just over 1 KiB can hold a request of up to the message size
- * limit. Retention counts payload bytes only and does not see this.
+ * The store keeps a payload of more than 1 KiB as these bytes when the
+ * large payloads of its push fill at least half of the request, and
+ * copies it otherwise (see ResultLog).
+ * NOTE: a kept payload keeps the whole request buffer alive, up to twice
+ * the bytes it was counted for. Retention counts payload bytes only and
+ * does not see this.
  */
 export class EncodedPayload implements Payload {
   readonly $typeName = "conductor.v1.Payload";

@@ -30,8 +30,8 @@ const MAX_CHUNK_BYTES = 64 * 1024;
 /**
  * Payloads up to this size are copied into chunks, so that a small result
  * keeps nothing else of its request alive. The bytes of larger ones are
- * kept by reference, because copying every payload made storing 4 KiB
- * results slower.
+ * kept by reference where that keeps little else alive (buffersToKeep),
+ * because copying every payload made storing 4 KiB results slower.
  */
 const COPY_LIMIT_BYTES = 1024;
 
@@ -119,7 +119,14 @@ export class ResultLog {
    * the sequence of the last one.
    */
   append(payloads: readonly Payload[], start = 0, end = payloads.length): number {
-    for (let i = start; i < end; i++) this.#appendOne(payloads[i] as Payload, end - i);
+    let kept: Set<ArrayBufferLike> | undefined;
+    const keptBuffers = () => {
+      kept ??= buffersToKeep(payloads);
+      return kept;
+    };
+    for (let i = start; i < end; i++) {
+      this.#appendOne(payloads[i] as Payload, end - i, keptBuffers);
+    }
     return this.#pushed;
   }
 
@@ -148,8 +155,16 @@ export class ResultLog {
     return this.#results(start, end);
   }
 
-  /** Appends one result; `left` results of its push, this one included, are still to come. */
-  #appendOne(payload: Payload, left: number): void {
+  /**
+   * Appends one result; `left` results of its push, this one included, are
+   * still to come. The end of a large payload is kept by reference only in
+   * a buffer of `keptBuffers`.
+   */
+  #appendOne(
+    payload: Payload,
+    left: number,
+    keptBuffers: () => Set<ArrayBufferLike>,
+  ): void {
     let length = writableLength(payload);
     // JSON built in process is encoded to be measured, and kept as that
     // encoding. The end of a large payload is kept by reference (its
@@ -161,6 +176,7 @@ export class ResultLog {
       length = tail.byteLength;
     } else if (length > COPY_LIMIT_BYTES) {
       tail = sharedTail(payload);
+      if (tail && !keptBuffers().has(tail.buffer)) tail = undefined;
     }
     const sequence = this.#pushed + 1;
     const framing = storedResultSize(sequence, length) - (tail?.byteLength ?? 0);
@@ -304,4 +320,26 @@ export class ResultLog {
     this.#chunkEnds.splice(0, unused);
     this.#firstChunk = first;
   }
+}
+
+/**
+ * Returns the buffers that the large payloads of one push may be kept in
+ * by reference: those the payloads fill at least half of. Keeping a
+ * payload keeps its whole buffer, which may be a request whose other
+ * results were not stored (a retried push) or one of Node's shared 8 KiB
+ * blocks. The payloads in any other buffer are copied.
+ */
+function buffersToKeep(payloads: readonly Payload[]): Set<ArrayBufferLike> {
+  const used = new Map<ArrayBufferLike, number>();
+  for (const payload of payloads) {
+    const length = writableLength(payload);
+    if (length === undefined || length <= COPY_LIMIT_BYTES) continue;
+    const tail = sharedTail(payload);
+    if (tail) used.set(tail.buffer, (used.get(tail.buffer) ?? 0) + tail.byteLength);
+  }
+  const kept = new Set<ArrayBufferLike>();
+  for (const [buffer, bytes] of used) {
+    if (bytes * 2 >= buffer.byteLength) kept.add(buffer);
+  }
+  return kept;
 }

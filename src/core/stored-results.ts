@@ -10,8 +10,7 @@ import { varintSize, writeVarint } from "./varint.js";
  * a `Result` message framed as field 1, which is `repeated Result results`
  * in both SubscribeResponse and PullResponse. A response is then its
  * results' bytes copied in a few runs, instead of being encoded result by
- * result on every read, and a stored result keeps nothing of the request
- * it came in.
+ * result on every read.
  */
 
 /** Field 1 of SubscribeResponse and PullResponse: repeated Result results. */
