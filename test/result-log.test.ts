@@ -73,4 +73,13 @@ describe("ResultLog", () => {
       value: Buffer.alloc(2_000, 2),
     });
   });
+
+  it("keeps the last batch taken whole beyond the retention", () => {
+    const log = new ResultLog({ results: 5, bytes: 1_000 });
+    log.append(Array.from({ length: 300 }, () => binaryPayload(Buffer.alloc(100))));
+
+    log.take(256);
+
+    expect(log.firstRetainedSequence).toBe(1n);
+  });
 });

@@ -140,7 +140,7 @@ export class ResultLog {
     for (let i = start; i < end; i++) this.#deliveredWeight += this.#weight(i);
     const taken = this.#results(start, end);
     this.#delivered += end - start;
-    this.#dropExcessDelivered();
+    this.#dropExcessDelivered(taken.firstSequence);
     return taken;
   }
 
@@ -289,11 +289,20 @@ export class ResultLog {
     return limit;
   }
 
-  #dropExcessDelivered(): void {
+  /**
+   * Drops delivered results beyond the retention, oldest first, but none
+   * from `lastBatchStart` on: the batch just taken may be lost in transit
+   * whole, and its reader must be able to read it again.
+   */
+  #dropExcessDelivered(lastBatchStart: number): void {
     const { results, bytes } = this.#retention;
     let retained = this.#delivered - this.#firstRetained() + 1;
     let sequence = this.#firstRetained();
-    while (retained > results && this.#deliveredWeight > bytes) {
+    while (
+      retained > results &&
+      this.#deliveredWeight > bytes &&
+      sequence < lastBatchStart
+    ) {
       this.#deliveredWeight -= this.#weight(this.#head);
       this.#tails?.delete(sequence);
       this.#head += 1;
