@@ -120,6 +120,7 @@ describe("decodePushRequest", () => {
       1,
       0xff,
     ]),
+    "a lease that is not UTF-8": withExtraField({}, (2 << 3) | 2, [2, 0xc3, 0x28]),
     "a payload with two fields": withExtraField({}, (3 << 3) | 2, [
       6,
       (1 << 3) | 2,

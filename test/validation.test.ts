@@ -1,7 +1,9 @@
+import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient, createClientFactory, Status } from "nice-grpc";
 import { errorDetailsClientMiddleware } from "nice-grpc-error-details";
 import { describe, expect, it } from "vitest";
 import { binaryPayload } from "../src/core/payloads.js";
+import { PushRequestSchema } from "../src/gen/conductor/v1/conductor_pb.js";
 import { startHarness } from "./support/harness.js";
 import { errorInfo, grpcError, numbered, startExternalJob } from "./support/jobs.js";
 
@@ -129,6 +131,25 @@ describe("request validation", () => {
     expect(errorInfo(error)?.reason).toBe("MALFORMED_REQUEST");
   });
 
+  it("rejects a push whose lease is not UTF-8 as INVALID_ARGUMENT", async () => {
+    const harness = await startHarness();
+    const { ticket } = await startExternalJob(harness);
+    const raw = createClientFactory()
+      .use(errorDetailsClientMiddleware)
+      .create(rawPushDefinition, harness.channel);
+    // Field 1, ticket, then field 2, lease, with the bytes C3 28.
+    const ticketField = toBinary(
+      PushRequestSchema,
+      create(PushRequestSchema, { ticket }),
+    );
+    const request = Buffer.concat([ticketField, Uint8Array.from([0x12, 2, 0xc3, 0x28])]);
+
+    const error = await grpcError(raw.push(request));
+
+    expect(error.code).toBe(Status.INVALID_ARGUMENT);
+    expect(errorInfo(error)?.reason).toBe("MALFORMED_REQUEST");
+  });
+
   it("keeps serving other calls after a malformed one", async () => {
     const harness = await startHarness();
     const raw = createClient(rawPullDefinition, harness.channel);
@@ -143,16 +164,20 @@ describe("request validation", () => {
 
 type Client = Awaited<ReturnType<typeof startHarness>>["client"];
 
-/** Pull with the request sent as raw bytes, to send what no stub would. */
-const rawPullDefinition = {
-  pull: {
-    path: "/conductor.v1.ConductorService/Pull",
+/** A unary method of ConductorService that sends raw bytes, to send what no stub would. */
+function rawMethod(name: string) {
+  const bytes = (value: Uint8Array) => value;
+  return {
+    path: `/conductor.v1.ConductorService/${name}`,
     requestStream: false,
     responseStream: false,
-    requestSerialize: (bytes: Uint8Array) => bytes,
-    requestDeserialize: (bytes: Uint8Array) => bytes,
-    responseSerialize: (bytes: Uint8Array) => bytes,
-    responseDeserialize: (bytes: Uint8Array) => bytes,
+    requestSerialize: bytes,
+    requestDeserialize: bytes,
+    responseSerialize: bytes,
+    responseDeserialize: bytes,
     options: {},
-  },
-} as const;
+  } as const;
+}
+
+const rawPullDefinition = { pull: rawMethod("Pull") } as const;
+const rawPushDefinition = { push: rawMethod("Push") } as const;

@@ -56,10 +56,14 @@ function decodeFields<S extends PushSchema>(
         if (wireType !== WireType.Varint) return undefined;
         ticket = reader.uint64();
         break;
-      case 2:
+      case 2: {
         if (wireType !== WireType.LengthDelimited) return undefined;
-        lease = reader.text(reader.field(), reader.fieldEnd);
+        const start = reader.field();
+        // fromBinary rejects a string that is not UTF-8, which is the caller's mistake.
+        if (!isUtf8(reader.bytes(start, reader.fieldEnd))) return undefined;
+        lease = reader.text(start, reader.fieldEnd);
         break;
+      }
       case 3: {
         if (wireType !== WireType.LengthDelimited) return undefined;
         const payload = reader.payload(reader.field(), reader.fieldEnd);
@@ -150,7 +154,7 @@ class Reader {
     return this.#bytes.subarray(start, end);
   }
 
-  /** Bytes start..end as UTF-8, invalid sequences replaced as protobuf-es does. */
+  /** Decodes bytes start..end, which must be valid UTF-8, as a string. */
   text(start: number, end: number): string {
     return this.#buffer.toString("utf8", start, end);
   }
