@@ -7,7 +7,12 @@ import {
   writePayload,
 } from "./payload-encoding.js";
 import { payloadSize } from "./payload-size.js";
-import { StoredResults, storedResultSize, writeResultHeader } from "./stored-results.js";
+import {
+  resultBodySize,
+  StoredResults,
+  storedResultSize,
+  writeResultHeader,
+} from "./stored-results.js";
 
 /** Entries removed from the front before the arrays are compacted. */
 const COMPACT_AFTER = 1024;
@@ -179,10 +184,11 @@ export class ResultLog {
       if (tail && !keptBuffers().has(tail.buffer)) tail = undefined;
     }
     const sequence = this.#pushed + 1;
-    const framing = storedResultSize(sequence, length) - (tail?.byteLength ?? 0);
+    const body = resultBodySize(sequence, length);
+    const framing = storedResultSize(body) - (tail?.byteLength ?? 0);
     const chunk = this.#room(framing, left);
     const start = this.#fill;
-    let offset = writeResultHeader(chunk, start, sequence, length);
+    let offset = writeResultHeader(chunk, start, sequence, length, body);
     offset = writePayload(payload, chunk, offset, tail);
     if (tail) {
       this.#tails ??= new Map();

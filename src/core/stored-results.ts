@@ -23,33 +23,36 @@ const PAYLOAD_TAG = (2 << 3) | WireType.LengthDelimited;
 const BINARY_TAG = (1 << 3) | WireType.LengthDelimited;
 const TEXT_TAG = (3 << 3) | WireType.LengthDelimited;
 
-/** Bytes of one stored result, field tag and length included. */
-export function storedResultSize(sequence: number, payloadLength: number): number {
-  const inner = resultBodySize(sequence, payloadLength);
-  return 1 + varintSize(inner) + inner;
+/** Returns the bytes of a stored result of `body` bytes, field tag and length included. */
+export function storedResultSize(body: number): number {
+  return 1 + varintSize(body) + body;
 }
 
 /**
  * Writes the framing of a stored result up to its payload's bytes, which
  * the caller writes next (`payloadLength` of them). Returns the offset
- * where they go.
+ * where they go. `body` is resultBodySize's figure, when the caller has it.
  */
 export function writeResultHeader(
   target: Uint8Array,
   offset: number,
   sequence: number,
   payloadLength: number,
+  body = resultBodySize(sequence, payloadLength),
 ): number {
   target[offset++] = RESULTS_TAG;
-  offset = writeVarint(target, offset, resultBodySize(sequence, payloadLength));
+  offset = writeVarint(target, offset, body);
   target[offset++] = SEQUENCE_TAG;
   offset = writeVarint(target, offset, sequence);
   target[offset++] = PAYLOAD_TAG;
   return writeVarint(target, offset, payloadLength);
 }
 
-/** Sequences start at 1, so the sequence field is always written. */
-function resultBodySize(sequence: number, payloadLength: number): number {
+/**
+ * Returns the bytes of a stored result after its tag and length. Sequences
+ * start at 1, so the sequence field is always written.
+ */
+export function resultBodySize(sequence: number, payloadLength: number): number {
   return 1 + varintSize(sequence) + 1 + varintSize(payloadLength) + payloadLength;
 }
 
