@@ -4,6 +4,7 @@ import { Child } from "./lib/child.js";
 import {
   CONDUCTOR_PATHS,
   expectResults,
+  finishedBacklog,
   finishJob,
   leasedJob,
   pushResults,
@@ -96,9 +97,13 @@ async function pullCalls(contender: Contender, calls: number): Promise<void> {
 /** Pushes a finished job's backlog, then times reading it with Subscribe. */
 async function subscribeRound(contender: Contender): Promise<number> {
   const { server, client } = contender;
-  const job = await leasedJob(server);
-  await pushResults(client, job, BACKLOG_RESULTS, RESULTS_PER_PUSH, RESULT_BYTES);
-  await finishJob(server, job);
+  const job = await finishedBacklog(
+    server,
+    client,
+    BACKLOG_RESULTS,
+    RESULTS_PER_PUSH,
+    RESULT_BYTES,
+  );
   return timed(contender, BACKLOG_RESULTS, async () => {
     const counts = await subscribeAndCount(client, job.ticket);
     expectResults(counts, BACKLOG_RESULTS, "Subscribe");
@@ -117,8 +122,9 @@ async function ingestRound(contender: Contender): Promise<number> {
       RESULTS_PER_PUSH,
       RESULT_BYTES,
     );
-    if (stored !== BigInt(BACKLOG_RESULTS))
+    if (stored !== BigInt(BACKLOG_RESULTS)) {
       throw new Error(`PushStream stored ${stored} results; expected ${BACKLOG_RESULTS}`);
+    }
   });
   await finishJob(server, job);
   return cpuUsPerResult;
@@ -178,7 +184,7 @@ function parseRest(args: readonly string[]): { flags: string[]; builds: string[]
       continue;
     }
     const flag = args[++i];
-    if (flag === undefined) usage("--server-flag needs a value");
+    if (flag === undefined) usage("missing value after --server-flag");
     flags.push(flag);
   }
   return { flags, builds };
@@ -187,8 +193,9 @@ function parseRest(args: readonly string[]): { flags: string[]; builds: string[]
 const [name, ...rest] = process.argv.slice(2);
 const { flags, builds } = parseRest(rest);
 const workload = WORKLOADS[name ?? ""];
-if (!workload) usage(`unknown workload ${JSON.stringify(name ?? "")}`);
-if (builds.length === 0) usage("no build given");
+if (!workload)
+  usage(`unknown workload ${JSON.stringify(name ?? "")}: use pull, subscribe or ingest`);
+if (builds.length === 0) usage("missing BUILD: pass the dist directory of a checkout");
 for (const build of builds) {
   const problem = buildProblem(build);
   if (problem) usage(`${build}: ${problem}`);

@@ -16,7 +16,7 @@ function responseOf(size: number) {
 }
 
 describe("conductorDefinition", () => {
-  it("hands over a response that fills its own buffer as that buffer", () => {
+  it("hands whole-buffer response over uncopied", () => {
     const response = responseOf(8_192);
 
     const serialized = conductorDefinition.subscribe.responseSerialize(response);
@@ -24,7 +24,7 @@ describe("conductorDefinition", () => {
     expect(serialized).toBeInstanceOf(ArrayBuffer);
   });
 
-  it("hands over a response from the shared pool as its bytes", () => {
+  it("hands pooled response over as bytes", () => {
     const response = responseOf(16);
 
     const serialized = conductorDefinition.subscribe.responseSerialize(response);
@@ -35,7 +35,7 @@ describe("conductorDefinition", () => {
 
 describe("serverDefinition", () => {
   // nice-grpc hands a ts-proto decoder the received bytes without copying them.
-  it("gives nice-grpc each method's own decoder in the ts-proto form", () => {
+  it("passes each method's decoder uncopied", () => {
     const definition = serverDefinition(conductorDefinition) as unknown as {
       fullName: string;
       methods: Record<string, { name: string; requestType: { decode: unknown } }>;

@@ -82,7 +82,7 @@ describe("encodeSubscribeResponse", () => {
     }
   }
 
-  it("matches toBinary for sequences longer than one varint byte", () => {
+  it("matches toBinary for multi-byte sequences", () => {
     const payloads = Array.from({ length: 300 }, (_, i) => textPayload(`r${i}`));
 
     const encoded = encodeSubscribeResponse(

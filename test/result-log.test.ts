@@ -47,7 +47,7 @@ describe("ResultLog", () => {
     expect(sequences).toEqual(Array.from({ length: 3_000 }, (_, i) => BigInt(i + 1)));
   });
 
-  it("copies a large payload whose request is mostly other results", () => {
+  it("copies large payload of mostly-skipped request", () => {
     const skipped = binaryPayload(Buffer.alloc(1 << 20, 1));
     const stored = binaryPayload(Buffer.alloc(2_000, 2));
     const request = Buffer.from(
@@ -74,7 +74,7 @@ describe("ResultLog", () => {
     });
   });
 
-  it("keeps the last batch taken whole beyond the retention", () => {
+  it("keeps last batch beyond retention", () => {
     const log = new ResultLog({ results: 5, bytes: 1_000 });
     log.append(Array.from({ length: 300 }, () => binaryPayload(Buffer.alloc(100))));
 

@@ -131,7 +131,7 @@ describe("request validation", () => {
     expect(errorInfo(error)?.reason).toBe("MALFORMED_REQUEST");
   });
 
-  it("rejects a push whose lease is not UTF-8 as INVALID_ARGUMENT", async () => {
+  it("rejects non-UTF-8 lease as INVALID_ARGUMENT", async () => {
     const harness = await startHarness();
     const { ticket } = await startExternalJob(harness);
     const raw = createClientFactory()

@@ -1,6 +1,6 @@
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { describe, expect, it } from "vitest";
-import { varintSize, writeVarint } from "../src/core/varint.js";
+import { readVarint, varintSize, writeVarint } from "../src/core/varint.js";
 
 const VALUES = [
   0,
@@ -30,5 +30,14 @@ describe("writeVarint", () => {
 describe("varintSize", () => {
   it.each(VALUES)("measures %d as writeVarint writes it", (value) => {
     expect(varintSize(value)).toBe(writeVarint(new Uint8Array(10), 0, value));
+  });
+});
+
+describe("readVarint", () => {
+  it.each(VALUES)("reads back %d from writeVarint", (value) => {
+    const bytes = new Uint8Array(11);
+    const end = writeVarint(bytes, 1, value);
+
+    expect(readVarint(bytes, 1)).toEqual({ value, next: end });
   });
 });

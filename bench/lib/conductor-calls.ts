@@ -57,6 +57,23 @@ export async function pushResults(
   return response.storedCount;
 }
 
+/**
+ * Creates a running job, pushes `count` results to it as pushResults does
+ * and finishes it, so that a Subscribe reads them as a backlog.
+ */
+export async function finishedBacklog(
+  server: Child,
+  client: RawClient,
+  count: number,
+  perMessage: number,
+  sizeBytes: number,
+): Promise<LeasedJob> {
+  const job = await leasedJob(server);
+  await pushResults(client, job, count, perMessage, sizeBytes);
+  await finishJob(server, job);
+  return job;
+}
+
 /** Counts of what one stream delivered. */
 export interface StreamCounts {
   results: number;

@@ -4,9 +4,8 @@ import type { Child } from "../lib/child.js";
 import {
   countStream,
   expectResults,
-  finishJob,
+  finishedBacklog,
   leasedJob,
-  pushResults,
   type StreamCounts,
   subscribeAndCount,
 } from "../lib/conductor-calls.js";
@@ -127,9 +126,13 @@ async function compareBacklog(
     return await compare(
       options.rounds,
       async () => {
-        const job = await leasedJob(server);
-        await pushResults(conductorClient, job, count, BACKLOG_BATCH, sizeBytes);
-        await finishJob(server, job);
+        const job = await finishedBacklog(
+          server,
+          conductorClient,
+          count,
+          BACKLOG_BATCH,
+          sizeBytes,
+        );
         return sample(server, count, async () => {
           const counts = await subscribeAndCount(conductorClient, job.ticket);
           expectResults(counts, count, "Subscribe");

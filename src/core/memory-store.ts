@@ -316,7 +316,7 @@ export class MemoryStore implements TicketStore {
       return this.#batch(record, results);
     }
     if (record.progressVersion > (options.progressVersionSeen ?? Infinity)) {
-      return this.#batch(record, StoredResults.EMPTY);
+      return this.#emptyBatch(record);
     }
     throwIfEnded(record);
     return undefined;

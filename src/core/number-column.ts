@@ -23,7 +23,7 @@ export class NumberColumn {
     this.#values[this.#length++] = value;
   }
 
-  /** The value at `index`, which must be below length. */
+  /** Returns the value at `index`, which must be below length. */
   at(index: number): number {
     return this.#values[index] as number;
   }

@@ -125,9 +125,9 @@ export class EncodedPayload implements Payload {
 }
 
 /** Field 1 of Payload: bytes binary. */
-const BINARY_TAG = (1 << 3) | WireType.LengthDelimited;
+export const BINARY_TAG = (1 << 3) | WireType.LengthDelimited;
 /** Field 3 of Payload: string text. */
-const TEXT_TAG = (3 << 3) | WireType.LengthDelimited;
+export const TEXT_TAG = (3 << 3) | WireType.LengthDelimited;
 
 /**
  * Bytes of the encoding of `payload` when writePayload can write it in
@@ -168,24 +168,24 @@ export function sharedTail(payload: Payload): Uint8Array | undefined {
 
 /**
  * Writes the encoding of a payload that writableLength measured into
- * `target` at `offset` and returns the offset after it. With `tail` (its
- * sharedTail), writes only what comes before the tail.
+ * `target` at `offset` and returns the offset after it. With `withoutTail`,
+ * writes only what comes before its sharedTail.
  */
 export function writePayload(
   payload: Payload,
   target: Buffer,
   offset: number,
-  tail?: Uint8Array,
+  withoutTail = false,
 ): number {
   if (EncodedPayload.encodedLength(payload) !== undefined) {
-    if (tail) return offset;
+    if (withoutTail) return offset;
     return EncodedPayload.copyEncoding(payload as EncodedPayload, target, offset);
   }
   const data = payload.data;
   if (data.case === "binary") {
     target[offset] = BINARY_TAG;
     offset = writeVarint(target, offset + 1, data.value.byteLength);
-    if (tail) return offset;
+    if (withoutTail) return offset;
     target.set(data.value, offset);
     return offset + data.value.byteLength;
   }

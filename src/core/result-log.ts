@@ -63,7 +63,8 @@ export interface Retention {
  * appended one after another. A chunk is freed once none of its results
  * is kept, so retention holds up to one chunk more than it counts. The
  * bytes of a large payload are kept where they are (in its request, or as
- * its binary value), and only what comes before them goes into the chunk.
+ * its binary value) when its push fills most of that buffer, and only what
+ * comes before them goes into the chunk.
  */
 export class ResultLog {
   readonly #retention: Retention;
@@ -124,10 +125,10 @@ export class ResultLog {
    * the sequence of the last one.
    */
   append(payloads: readonly Payload[], start = 0, end = payloads.length): number {
-    let kept: Set<ArrayBufferLike> | undefined;
+    let buffers: Set<ArrayBufferLike> | undefined;
     const keptBuffers = () => {
-      kept ??= buffersToKeep(payloads);
-      return kept;
+      buffers ??= buffersToKeep(payloads);
+      return buffers;
     };
     for (let i = start; i < end; i++) {
       this.#appendOne(payloads[i] as Payload, end - i, keptBuffers);
@@ -189,7 +190,7 @@ export class ResultLog {
     const chunk = this.#room(framing, left);
     const start = this.#fill;
     let offset = writeResultHeader(chunk, start, sequence, length, body);
-    offset = writePayload(payload, chunk, offset, tail);
+    offset = writePayload(payload, chunk, offset, tail !== undefined);
     if (tail) {
       this.#tails ??= new Map();
       this.#tails.set(sequence, tail);
@@ -203,7 +204,7 @@ export class ResultLog {
   }
 
   /**
-   * The last chunk if it has `bytes` free, else a new last chunk. A new
+   * Returns the last chunk if it has `bytes` free, else a new last chunk. A new
    * chunk is sized for `results` more of about `bytes` each where it can,
    * so that a push of a few results gets one chunk that fits them.
    */
@@ -229,7 +230,7 @@ export class ResultLog {
     return chunk;
   }
 
-  /** The results at indexes start..end, as runs of adjacent stored bytes. */
+  /** Returns the results at indexes start..end as runs of adjacent stored bytes. */
   #results(start: number, end: number): StoredResults {
     if (start >= end) return StoredResults.EMPTY;
     const runs: Uint8Array[] = [];
@@ -352,9 +353,9 @@ function buffersToKeep(payloads: readonly Payload[]): Set<ArrayBufferLike> {
     const tail = sharedTail(payload);
     if (tail) used.set(tail.buffer, (used.get(tail.buffer) ?? 0) + tail.byteLength);
   }
-  const kept = new Set<ArrayBufferLike>();
+  const keep = new Set<ArrayBufferLike>();
   for (const [buffer, bytes] of used) {
-    if (bytes * 2 >= buffer.byteLength) kept.add(buffer);
+    if (bytes * 2 >= buffer.byteLength) keep.add(buffer);
   }
-  return kept;
+  return keep;
 }

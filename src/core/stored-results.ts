@@ -1,9 +1,14 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { WireType } from "@bufbuild/protobuf/wire";
 import { type Payload, PayloadSchema } from "../gen/conductor/v1/payload_pb.js";
-import { type EncodedCase, EncodedPayload } from "./payload-encoding.js";
+import {
+  BINARY_TAG,
+  type EncodedCase,
+  EncodedPayload,
+  TEXT_TAG,
+} from "./payload-encoding.js";
 import type { Result } from "./ticket-store.js";
-import { varintSize, writeVarint } from "./varint.js";
+import { readVarint, varintSize, writeVarint } from "./varint.js";
 
 /**
  * Results are stored in the bytes Subscribe and Pull send them in: each is
@@ -14,14 +19,11 @@ import { varintSize, writeVarint } from "./varint.js";
  */
 
 /** Field 1 of SubscribeResponse and PullResponse: repeated Result results. */
-export const RESULTS_TAG = (1 << 3) | WireType.LengthDelimited;
+const RESULTS_TAG = (1 << 3) | WireType.LengthDelimited;
 /** Field 1 of Result: uint64 sequence. */
 const SEQUENCE_TAG = 1 << 3;
 /** Field 2 of Result: Payload payload. */
 const PAYLOAD_TAG = (2 << 3) | WireType.LengthDelimited;
-/** Fields of Payload that a stored payload is read by without fromBinary. */
-const BINARY_TAG = (1 << 3) | WireType.LengthDelimited;
-const TEXT_TAG = (3 << 3) | WireType.LengthDelimited;
 
 /** Returns the bytes of a stored result of `body` bytes, field tag and length included. */
 export function storedResultSize(body: number): number {
@@ -31,14 +33,14 @@ export function storedResultSize(body: number): number {
 /**
  * Writes the framing of a stored result up to its payload's bytes, which
  * the caller writes next (`payloadLength` of them). Returns the offset
- * where they go. `body` is resultBodySize's figure, when the caller has it.
+ * where they go. `body` is the result's resultBodySize.
  */
 export function writeResultHeader(
   target: Uint8Array,
   offset: number,
   sequence: number,
   payloadLength: number,
-  body = resultBodySize(sequence, payloadLength),
+  body: number,
 ): number {
   target[offset++] = RESULTS_TAG;
   offset = writeVarint(target, offset, body);
@@ -143,16 +145,4 @@ function caseOf(tag: number): EncodedCase {
   if (tag === BINARY_TAG) return "binary";
   if (tag === TEXT_TAG) return "text";
   return undefined;
-}
-
-/** Reads a varint of at most 53 bits that the store wrote. */
-function readVarint(bytes: Uint8Array, offset: number): { value: number; next: number } {
-  let value = 0;
-  let scale = 1;
-  for (;;) {
-    const byte = bytes[offset++] as number;
-    value += (byte & 0x7f) * scale;
-    if (byte < 0x80) return { value, next: offset };
-    scale *= 128;
-  }
 }

@@ -21,3 +21,21 @@ export function writeVarint(out: Uint8Array, offset: number, value: number): num
   out[offset++] = value;
   return offset;
 }
+
+/**
+ * Reads a varint below 2^53 at `offset` of bytes this process wrote, so it
+ * does no bounds or range checks. Returns the value and the offset after it.
+ */
+export function readVarint(
+  bytes: Uint8Array,
+  offset: number,
+): { value: number; next: number } {
+  let value = 0;
+  let scale = 1;
+  for (;;) {
+    const byte = bytes[offset++] as number;
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return { value, next: offset };
+    scale *= 128;
+  }
+}
