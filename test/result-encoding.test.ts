@@ -110,6 +110,48 @@ describe("encodeSubscribeResponse", () => {
     );
   });
 
+  it("matches toBinary for ranges of decoded pushes", () => {
+    // Sizes around the copy limit and sequences past two varint bytes.
+    const payloads = Array.from({ length: 17_000 }, (_, i) =>
+      i % 7 === 0
+        ? binaryPayload(Buffer.alloc(1_000 + (i % 40), i))
+        : textPayload("x".repeat(i % 90)),
+    );
+    const log = new ResultLog({ results: 0, bytes: 0 });
+    for (let first = 0, push = 1; first < payloads.length; push++) {
+      const count = 1 + ((push * 37) % 300);
+      const request = decoded(requestBytes(payloads.slice(first, first + count)));
+      // Stored in two ranges, as a push that waited for room is.
+      const split = (push * 13) % (request.length + 1);
+      log.append(request, 0, split);
+      log.append(request, split);
+      first += count;
+    }
+
+    const results = log.take(Number.POSITIVE_INFINITY);
+
+    const encoded = encodeSubscribeResponse(subscribeResponse(results, undefined));
+    // Buffer#equals: a deep comparison of megabytes takes seconds.
+    expect(subscribeBytes({ results: numbered(payloads) }).equals(encoded)).toBe(true);
+  });
+
+  it("matches toBinary with fields between payloads", () => {
+    const payloads = ["a", "b", "c"].map((text) => textPayload(text.repeat(20)));
+    const longLease = create(PushStreamRequestSchema, { lease: "l".repeat(200) });
+    // Concatenated messages merge, so the lease lies between the payloads.
+    const bytes = Buffer.concat([
+      requestBytes(payloads.slice(0, 1)),
+      toBinary(PushStreamRequestSchema, longLease),
+      requestBytes(payloads.slice(1)),
+    ]);
+
+    const results = stored(decoded(bytes));
+
+    expect(encodeSubscribeResponse(subscribeResponse(results, undefined))).toEqual(
+      subscribeBytes({ results: numbered(payloads) }),
+    );
+  });
+
   it("matches toBinary with progress and no results", () => {
     const progress = { done: 3n, total: 10n };
 

@@ -77,6 +77,16 @@ export class EncodedPayload implements Payload {
     return #source in payload ? payload.#end - payload.#start : undefined;
   }
 
+  /** The bytes an EncodedPayload was decoded from; undefined for any other payload. */
+  static source(payload: Payload): Buffer | undefined {
+    return #source in payload ? payload.#source : undefined;
+  }
+
+  /** The offset in its source at which the encoding of an EncodedPayload starts. */
+  static start(payload: EncodedPayload): number {
+    return payload.#start;
+  }
+
   /**
    * Bytes of the value of an EncodedPayload: what payloadSize returns, found
    * without making the value. Undefined for any other payload.
@@ -98,7 +108,15 @@ export class EncodedPayload implements Payload {
     target: Uint8Array,
     offset: number,
   ): number {
-    return offset + payload.#source.copy(target, offset, payload.#start, payload.#end);
+    // A view and TypedArray#set: Buffer#copy makes a view of its own
+    // after checking its arguments, which costs more for small payloads.
+    const source = payload.#source;
+    const length = payload.#end - payload.#start;
+    target.set(
+      new Uint8Array(source.buffer, source.byteOffset + payload.#start, length),
+      offset,
+    );
+    return offset + length;
   }
 
   /** The encoding of an EncodedPayload, as a view of the bytes it came in. */

@@ -1,6 +1,7 @@
 import type { Payload } from "../gen/conductor/v1/payload_pb.js";
 import { NumberColumn } from "./number-column.js";
 import {
+  EncodedPayload,
   encodePayload,
   sharedTail,
   writableLength,
@@ -130,8 +131,15 @@ export class ResultLog {
       buffers ??= buffersToKeep(payloads);
       return buffers;
     };
-    for (let i = start; i < end; i++) {
-      this.#appendOne(payloads[i] as Payload, end - i, keptBuffers);
+    let i = start;
+    while (i < end) {
+      const copied = this.#appendRun(payloads, i, end);
+      if (copied > 0) {
+        i += copied;
+      } else {
+        this.#appendOne(payloads[i] as Payload, end - i, keptBuffers);
+        i += 1;
+      }
     }
     return this.#pushed;
   }
@@ -159,6 +167,117 @@ export class ResultLog {
     const available = this.#delivered - Number(after);
     const end = this.#end(start, Math.min(max, available), maxBytes);
     return this.#results(start, end);
+  }
+
+  /**
+   * Appends the results from index `from` on whose payloads are small and
+   * lie in order in one request, as many as fit in one chunk. Returns how
+   * many it appended: none when the first is not such a payload.
+   */
+  #appendRun(payloads: readonly Payload[], from: number, end: number): number {
+    const first = payloads[from] as EncodedPayload;
+    const firstLength = EncodedPayload.encodedLength(first) ?? 0;
+    if (!EncodedPayload.source(first) || firstLength > COPY_LIMIT_BYTES) return 0;
+    const chunk = this.#room(this.#storedSize(from, from, firstLength), end - from);
+    const run = this.#measureRun(payloads, from, end, chunk.byteLength - this.#fill);
+    this.#copyRun(chunk, payloads, from, run);
+    for (let k = from; k <= run.last; k++) {
+      this.#indexCopied(chunk, payloads[k] as EncodedPayload);
+    }
+    return run.last - from + 1;
+  }
+
+  /**
+   * Finds the last payload of a run from index `from` whose stored results
+   * fit in `room` bytes, and the bytes they take.
+   */
+  #measureRun(
+    payloads: readonly Payload[],
+    from: number,
+    end: number,
+    room: number,
+  ): { last: number; bytes: number } {
+    const first = payloads[from] as EncodedPayload;
+    const source = EncodedPayload.source(first);
+    let sourceEnd =
+      EncodedPayload.start(first) + (EncodedPayload.encodedLength(first) ?? 0);
+    let bytes = this.#storedSize(from, from, sourceEnd - EncodedPayload.start(first));
+    let last = from;
+    for (let k = from + 1; k < end; k++) {
+      const payload = payloads[k] as EncodedPayload;
+      if (EncodedPayload.source(payload) !== source) break;
+      const length = EncodedPayload.encodedLength(payload) as number;
+      const start = EncodedPayload.start(payload);
+      const size = this.#storedSize(from, k, length);
+      // A payload may lie no further from the one before it than its
+      // framing will, so that moving it overwrites none not yet moved.
+      const gap = start - sourceEnd;
+      if (length > COPY_LIMIT_BYTES || gap < 0 || gap > size - length) break;
+      if (bytes + size > room) break;
+      bytes += size;
+      sourceEnd = start + length;
+      last = k;
+    }
+    return { last, bytes };
+  }
+
+  /**
+   * Copies the payloads of a run into `chunk` at the fill offset, each
+   * where its stored result will end. The bytes are copied from the request
+   * at once and then moved apart, last first, to leave room for the
+   * framing. Copying each payload on its own made a view of the request
+   * per result, the largest item of a profile of storing 64 B results.
+   */
+  #copyRun(
+    chunk: Buffer,
+    payloads: readonly Payload[],
+    from: number,
+    run: { last: number; bytes: number },
+  ): void {
+    const first = payloads[from] as EncodedPayload;
+    const source = EncodedPayload.source(first) as Buffer;
+    const sourceStart = EncodedPayload.start(first);
+    const lastPayload = payloads[run.last] as EncodedPayload;
+    const sourceEnd =
+      EncodedPayload.start(lastPayload) +
+      (EncodedPayload.encodedLength(lastPayload) ?? 0);
+    const firstLength = EncodedPayload.encodedLength(first) ?? 0;
+    const base = this.#fill + this.#storedSize(from, from, firstLength) - firstLength;
+    const bytes = new Uint8Array(
+      source.buffer,
+      source.byteOffset + sourceStart,
+      sourceEnd - sourceStart,
+    );
+    chunk.set(bytes, base);
+    let resultEnd = this.#fill + run.bytes;
+    for (let k = run.last; k > from; k--) {
+      const payload = payloads[k] as EncodedPayload;
+      const length = EncodedPayload.encodedLength(payload) as number;
+      const copiedAt = base + EncodedPayload.start(payload) - sourceStart;
+      chunk.copyWithin(resultEnd - length, copiedAt, copiedAt + length);
+      resultEnd -= this.#storedSize(from, k, length);
+    }
+  }
+
+  /** Writes the framing of the next result, whose payload copyRun placed, and indexes it. */
+  #indexCopied(chunk: Buffer, payload: EncodedPayload): void {
+    const length = EncodedPayload.encodedLength(payload) as number;
+    const sequence = this.#pushed + 1;
+    const body = resultBodySize(sequence, length);
+    this.#entries.push(this.#firstChunk + this.#chunks.length - 1);
+    this.#entries.push(this.#fill);
+    this.#entries.push(payloadSize(payload) + RESULT_OVERHEAD_BYTES);
+    this.#fill = writeResultHeader(chunk, this.#fill, sequence, length, body) + length;
+    this.#pushed = sequence;
+    this.#count += 1;
+  }
+
+  /**
+   * Bytes of the stored result of a payload of `length` bytes at index
+   * `index` of a push whose index `from` gets the next sequence.
+   */
+  #storedSize(from: number, index: number, length: number): number {
+    return storedResultSize(resultBodySize(this.#pushed + 1 + index - from, length));
   }
 
   /**

@@ -88,8 +88,12 @@ function decodeFields<S extends PushSchema>(
     }
   }
   // The push request types have the same fields, so one init fits each.
-  const init = { ticket, lease, results, progress, firstSequence };
-  return create(schema as typeof PushStreamRequestSchema, init) as MessageShape<S>;
+  // The results are set afterwards: create would check every element of
+  // the list to see whether it is a message already.
+  const init = { ticket, lease, progress, firstSequence };
+  const request = create(schema as typeof PushStreamRequestSchema, init);
+  request.results = results;
+  return request as MessageShape<S>;
 }
 
 /** Reads protobuf fields of one message; throws on bytes that end too early. */
