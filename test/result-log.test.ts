@@ -22,6 +22,17 @@ function summary(results: ReturnType<ResultLog["take"]>) {
   });
 }
 
+/** Decodes a PushStream request of binary payloads with the fast decoder. */
+function decodedPayloads(values: Buffer[]) {
+  const request = create(PushStreamRequestSchema, {
+    ticket: 1n,
+    lease: "l",
+    results: values.map((value) => binaryPayload(value)),
+  });
+  const bytes = Buffer.from(toBinary(PushStreamRequestSchema, request));
+  return decodePushRequest(PushStreamRequestSchema, bytes)?.results ?? [];
+}
+
 describe("ResultLog", () => {
   it("replays retained results after dropping older chunks", () => {
     const log = filledLog(5_000, 300);
@@ -72,6 +83,21 @@ describe("ResultLog", () => {
       case: "binary",
       value: Buffer.alloc(2_000, 2),
     });
+  });
+
+  it("weighs kept payloads with their whole request", () => {
+    // Each request contains 2,000 bytes besides its stored 3,000-byte payload:
+    // a result stored before, which a retried push skips.
+    const requests = [1, 2, 3].map((fill) =>
+      decodedPayloads([Buffer.alloc(2_000, fill), Buffer.alloc(3_000, fill)]),
+    );
+    const log = new ResultLog({ results: 0, bytes: 10_000 });
+    for (const payloads of requests) log.append(payloads.slice(1));
+
+    for (let i = 0; i < 3; i++) log.take(1);
+
+    // Counted at 3 KiB each, all three would fit 10,000 bytes.
+    expect(log.firstRetainedSequence).toBe(3n);
   });
 
   it("keeps last batch beyond retention", () => {

@@ -25,9 +25,9 @@ export type EncodedCase = "binary" | "text" | "json" | undefined;
  * The store keeps a payload of more than 1 KiB as these bytes when the
  * large payloads of its push fill at least half of the request, and
  * copies it otherwise (see ResultLog).
- * NOTE: a kept payload keeps the whole request buffer alive, up to twice
- * the bytes it was counted for. Retention counts payload bytes only and
- * does not see this.
+ * A kept payload keeps the whole request buffer alive, up to twice its
+ * own bytes, so the store weighs each kept payload with its share of the
+ * buffer.
  */
 export class EncodedPayload implements Payload {
   readonly $typeName = "conductor.v1.Payload";

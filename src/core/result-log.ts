@@ -72,7 +72,8 @@ export class ResultLog {
   /**
    * Three numbers per result, from index #head on: the number of its
    * chunk, where its bytes start there, and its weight (payload size plus
-   * RESULT_OVERHEAD_BYTES). Results of one chunk are adjacent, so a
+   * RESULT_OVERHEAD_BYTES, plus its share of the rest of its buffer when
+   * the payload is kept by reference). Results of one chunk are adjacent, so a
    * result ends where the next one of its chunk starts. The sequence of
    * each follows from its index. One column for all three keeps an idle
    * ticket small.
@@ -126,8 +127,8 @@ export class ResultLog {
    * the sequence of the last one.
    */
   append(payloads: readonly Payload[], start = 0, end = payloads.length): number {
-    let buffers: Set<ArrayBufferLike> | undefined;
-    const keptBuffers = () => {
+    let buffers: Map<ArrayBufferLike, number> | undefined;
+    const keptBuffers = (): Map<ArrayBufferLike, number> => {
       buffers ??= buffersToKeep(payloads);
       return buffers;
     };
@@ -283,12 +284,12 @@ export class ResultLog {
   /**
    * Appends one result; `left` results of its push, this one included, are
    * still to come. The end of a large payload is kept by reference only in
-   * a buffer of `keptBuffers`.
+   * a buffer of `keptBuffers`, and weighs its share of that buffer.
    */
   #appendOne(
     payload: Payload,
     left: number,
-    keptBuffers: () => Set<ArrayBufferLike>,
+    keptBuffers: () => Map<ArrayBufferLike, number>,
   ): void {
     let length = writableLength(payload);
     // JSON built in process is encoded to be measured, and kept as that
@@ -296,13 +297,16 @@ export class ResultLog {
     // request's bytes, or its binary value), and only what comes before it
     // is written into the chunk.
     let tail: Uint8Array | undefined;
+    let bufferPerByte = 1;
     if (length === undefined) {
       tail = encodePayload(payload);
       length = tail.byteLength;
     } else if (length > COPY_LIMIT_BYTES) {
       tail = sharedTail(payload);
-      if (tail && !keptBuffers().has(tail.buffer)) tail = undefined;
+      bufferPerByte = (tail && keptBuffers().get(tail.buffer)) ?? 0;
+      if (bufferPerByte === 0) tail = undefined;
     }
+    const restOfBuffer = tail ? Math.ceil(tail.byteLength * (bufferPerByte - 1)) : 0;
     const sequence = this.#pushed + 1;
     const body = resultBodySize(sequence, length);
     const framing = storedResultSize(body) - (tail?.byteLength ?? 0);
@@ -318,7 +322,7 @@ export class ResultLog {
     this.#pushed = sequence;
     this.#entries.push(this.#firstChunk + this.#chunks.length - 1);
     this.#entries.push(start);
-    this.#entries.push(payloadSize(payload) + RESULT_OVERHEAD_BYTES);
+    this.#entries.push(payloadSize(payload) + restOfBuffer + RESULT_OVERHEAD_BYTES);
     this.#count += 1;
   }
 
@@ -404,7 +408,11 @@ export class ResultLog {
     return this.#head + sequence - this.#firstRetained() + 1;
   }
 
-  /** End index of a batch from `start`: at least one result when any. */
+  /**
+   * End index of a batch from `start`: at least one result when any. A
+   * payload kept by reference counts its share of its buffer too, which
+   * can only make a batch smaller.
+   */
   #end(start: number, max: number, maxBytes: number): number {
     const limit = Math.min(start + max, this.#count);
     let bytes = 0;
@@ -463,8 +471,11 @@ export class ResultLog {
  * payload keeps its whole buffer, which may be a request whose other
  * results were not stored (a retried push) or one of Node's shared 8 KiB
  * blocks. The payloads in any other buffer are copied.
+ *
+ * Each buffer maps to its bytes per byte of those payloads (1 to 2), so
+ * that the kept payloads together weigh the whole buffer.
  */
-function buffersToKeep(payloads: readonly Payload[]): Set<ArrayBufferLike> {
+function buffersToKeep(payloads: readonly Payload[]): Map<ArrayBufferLike, number> {
   const used = new Map<ArrayBufferLike, number>();
   for (const payload of payloads) {
     const length = writableLength(payload);
@@ -472,9 +483,9 @@ function buffersToKeep(payloads: readonly Payload[]): Set<ArrayBufferLike> {
     const tail = sharedTail(payload);
     if (tail) used.set(tail.buffer, (used.get(tail.buffer) ?? 0) + tail.byteLength);
   }
-  const keep = new Set<ArrayBufferLike>();
+  const keep = new Map<ArrayBufferLike, number>();
   for (const [buffer, bytes] of used) {
-    if (bytes * 2 >= buffer.byteLength) keep.add(buffer);
+    if (bytes * 2 >= buffer.byteLength) keep.set(buffer, buffer.byteLength / bytes);
   }
   return keep;
 }
