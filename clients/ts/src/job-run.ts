@@ -77,7 +77,13 @@ export class JobRun {
    */
   async run(): Promise<void> {
     const { ticket, lease, input } = this.assignment;
-    const pusher = new Pusher(this.#clients.conductor, ticket, lease, this.#calls.signal);
+    const pusher = new Pusher(
+      this.#clients.conductor,
+      ticket,
+      lease,
+      this.#calls.signal,
+      (error) => this.#job.abort(error),
+    );
     let failure: { code: number; message: string } | undefined;
     try {
       if (!input) throw new Error("assignment carries no input");
@@ -118,29 +124,24 @@ export class JobRun {
 
   #context(pusher: Pusher): JobContext {
     const { ticket, kind, attempt } = this.assignment;
-    const send = (payloads: Payload[], progress?: { done: bigint; total: bigint }) =>
-      markHandled(
-        pusher.push(payloads, progress).catch((error: unknown) => {
-          this.#job.abort(error);
-          throw error;
-        }),
-      );
     return {
       ticket,
       kind,
       attempt,
       signal: this.#job.signal,
-      push: (...payloads) => send(payloads),
+      push: (...payloads) => pusher.push(payloads),
       progress: (done, total = 0) =>
         markHandled(
-          send([], { done: BigInt(done), total: BigInt(total) }).then(() => undefined),
+          pusher
+            .push([], { done: BigInt(done), total: BigInt(total) })
+            .then(() => undefined),
         ),
     };
   }
 }
 
 /**
- * Returns `promise` marked as handled. Handlers may leave pushes
+ * Returns `promise` marked as handled. Handlers may leave progress reports
  * unawaited. A failed push already aborts the job's signal and ends the
  * job, so its rejection must not also end the process as an unhandled one.
  */

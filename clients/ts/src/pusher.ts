@@ -29,6 +29,8 @@ interface Entry {
   readonly progress: { done: bigint; total: bigint } | undefined;
   readonly resolve: (lastSequence: bigint) => void;
   readonly reject: (error: unknown) => void;
+  /** The promise the push returned, marked handled before it is rejected. */
+  readonly promise: Promise<bigint>;
 }
 
 /**
@@ -38,12 +40,16 @@ interface Entry {
  * message. Each push resolves once the server's response reports its
  * results stored, so a full ticket buffer makes pushes wait: that is
  * the backpressure.
+ *
+ * Handlers may leave pushes unawaited, so a push's promise never rejects
+ * unhandled: a failed push is reported to `onFailure` as well.
  */
 export class Pusher {
   readonly #client: ConductorClient;
   readonly #ticket: bigint;
   readonly #lease: string;
   readonly #signal: AbortSignal;
+  readonly #onFailure: (error: unknown) => void;
   /** Entries not sent yet: those of #queue from index #head on. */
   #queue: Entry[] = [];
   #head = 0;
@@ -58,17 +64,22 @@ export class Pusher {
   #closed = false;
   #failure: { error: unknown } | undefined;
 
-  /** `signal` aborts the stream, when the lease is known dead. */
+  /**
+   * `signal` aborts the stream, when the lease is known dead. `onFailure`
+   * is called with the error of a failed push, at least once per failure.
+   */
   constructor(
     client: ConductorClient,
     ticket: bigint,
     lease: string,
     signal: AbortSignal,
+    onFailure: (error: unknown) => void,
   ) {
     this.#client = client;
     this.#ticket = ticket;
     this.#lease = lease;
     this.#signal = signal;
+    this.#onFailure = onFailure;
   }
 
   /** The error that made a push fail, which later pushes fail with too. */
@@ -82,9 +93,22 @@ export class Pusher {
    * split over several messages.
    */
   push(payloads: readonly Payload[], progress?: Entry["progress"]): Promise<bigint> {
-    if (this.#failure) return Promise.reject(this.#failure.error);
-    if (this.#closed) return Promise.reject(new PushAfterEndError());
-    return new Promise((resolve, reject) => {
+    if (this.#failure) return handledRejection(this.#failure.error);
+    if (this.#closed) {
+      const error = new PushAfterEndError();
+      this.#onFailure(error);
+      return handledRejection(error);
+    }
+    let settlers: Pick<Entry, "resolve" | "reject"> | undefined;
+    const promise = new Promise<bigint>((resolve, reject) => {
+      settlers = { resolve, reject };
+    });
+    const { resolve, reject } = settlers as Pick<Entry, "resolve" | "reject">;
+    const bytes = sizeBound(payloads);
+    if (payloads.length <= MAX_BATCH_RESULTS && bytes <= MAX_BATCH_BYTES) {
+      // Most pushes fit one message: one entry, without splitting.
+      this.#queue.push({ payloads, bytes, progress, resolve, reject, promise });
+    } else {
       const chunks = chunk(payloads);
       for (const [index, { payloads, bytes }] of chunks.entries()) {
         const last = index === chunks.length - 1;
@@ -94,10 +118,12 @@ export class Pusher {
           progress: last ? progress : undefined,
           resolve: last ? resolve : () => {},
           reject,
+          promise,
         });
       }
-      this.#scheduleSend();
-    });
+    }
+    this.#scheduleSend();
+    return promise;
   }
 
   /**
@@ -172,12 +198,18 @@ export class Pusher {
    * push must not be stored out of order.
    */
   #fail(error: unknown): void {
-    this.#failure ??= { error };
+    if (!this.#failure) {
+      this.#failure = { error };
+      this.#onFailure(error);
+    }
     const pending = [...this.#inFlight.flat(), ...this.#queue.slice(this.#head)];
     this.#inFlight = [];
     this.#queue = [];
     this.#head = 0;
-    for (const entry of pending) entry.reject(error);
+    for (const entry of pending) {
+      entry.promise.catch(ignore);
+      entry.reject(error);
+    }
     this.#stream?.requests.close();
     this.#notifyIfIdle();
   }
@@ -229,10 +261,14 @@ export class Pusher {
   }
 
   #request(batch: readonly Entry[]): PushPipelineRequest {
+    const results: Payload[] = [];
+    for (const entry of batch) {
+      for (const payload of entry.payloads) results.push(payload);
+    }
     return {
       ticket: this.#ticket,
       lease: this.#lease,
-      results: batch.flatMap((entry) => entry.payloads),
+      results,
       progress: batch.at(-1)?.progress,
     };
   }
@@ -256,6 +292,22 @@ function settle(batch: readonly Entry[], lastSequence: bigint): void {
     entry.resolve(sequence);
     sequence -= BigInt(entry.payloads.length);
   }
+}
+
+/** Returns a rejected promise that does not count as unhandled. */
+function handledRejection(error: unknown): Promise<bigint> {
+  const promise = Promise.reject(error);
+  promise.catch(ignore);
+  return promise;
+}
+
+function ignore(): void {}
+
+/** Returns an upper bound of the encoded size of `payloads`. */
+function sizeBound(payloads: readonly Payload[]): number {
+  let bytes = 0;
+  for (const payload of payloads) bytes += payloadSizeBound(payload);
+  return bytes;
 }
 
 /** Splits results into groups that each fit one call; at least one group. */
