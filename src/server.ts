@@ -173,13 +173,9 @@ export async function startServer(
 
   const server = createServer({
     "grpc.max_receive_message_length": settings.maxMessageBytes,
-  }).use(
-    callGuard({
-      gate,
-      logger,
-      metrics: metrics && new RpcMetrics(metrics.registry),
-    }),
-  );
+    // grpc-js's own server option, passed through by nice-grpc.
+    interceptors: metrics ? [new RpcMetrics(metrics.registry).interceptor()] : [],
+  }).use(callGuard({ gate, logger }));
   const health = HealthState();
   addServices(server, conductor, health);
   server.add(serverDefinition(runnerDefinition), runnerService(hub));

@@ -139,6 +139,43 @@ describe("metrics endpoint", () => {
     ).toBe(1);
   });
 
+  it("counts a cancelled push stream as CANCELLED", async () => {
+    const harness = await startHarness({ metricsAddress: "127.0.0.1:0" });
+    const { ticket, lease } = await startExternalJob(harness);
+    let closeStream = () => {};
+    const streamClosed = new Promise<void>((resolve) => {
+      closeStream = resolve;
+    });
+    // The request stream stays open, so only the cancel can end it.
+    async function* messages() {
+      yield { ticket, lease, results: numbered(1) };
+      await streamClosed;
+    }
+    const abort = new AbortController();
+    const pushing = harness.client.pushStream(messages(), { signal: abort.signal });
+    await vi.waitFor(async () => {
+      const { status } = await harness.client.getStatus({ ticket });
+      expect(status?.pushedCount).toBe(1n);
+    });
+
+    abort.abort();
+    await pushing.catch(() => undefined);
+    const pushStream = { grpc_method: "PushStream" };
+    await vi.waitFor(async () => {
+      const samples = await scrape(harness);
+      expect(sampleValue(samples, "grpc_server_handling_seconds_count", pushStream)).toBe(
+        1,
+      );
+    });
+    closeStream();
+
+    const codes = (await scrape(harness))
+      .filter((sample) => sample.name === "grpc_server_handled_total")
+      .filter((sample) => sample.labels.grpc_method === "PushStream")
+      .map((sample) => sample.labels.grpc_code);
+    expect(codes).toEqual(["CANCELLED"]);
+  });
+
   it("counts expired tickets", async () => {
     const harness = await startHarness({ metricsAddress: "127.0.0.1:0", timeoutMs: 20 });
     const { ticket, lease } = await startExternalJob(harness);

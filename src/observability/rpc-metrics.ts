@@ -1,9 +1,17 @@
-import { type MethodDescriptor, Status } from "nice-grpc";
+import { ServerInterceptingCall, type ServerInterceptor } from "@grpc/grpc-js";
+import { Status } from "nice-grpc";
 import { Counter, Histogram, type Registry } from "prom-client";
 
 const LABELS = ["grpc_service", "grpc_method", "grpc_type"] as const;
 
 type MethodType = "unary" | "client_stream" | "server_stream" | "bidi_stream";
+
+/** The parts of a method that name and type its metrics. */
+interface Method {
+  readonly path: string;
+  readonly requestStream: boolean;
+  readonly responseStream: boolean;
+}
 
 /** The metric children of one method, looked up once per method. */
 interface MethodMetrics {
@@ -19,7 +27,8 @@ interface MethodMetrics {
  * Counts calls by method and status code, and times them, under the
  * metric names of go-grpc-prometheus: grpc_server_started_total,
  * grpc_server_handled_total and grpc_server_handling_seconds. For
- * streaming calls the time is the life of the stream.
+ * streaming calls the time is the life of the stream. Calls are counted
+ * by the grpc-js interceptor that `interceptor` returns.
  */
 export class RpcMetrics {
   readonly #started: Counter<string>;
@@ -49,8 +58,40 @@ export class RpcMetrics {
     });
   }
 
+  /**
+   * Returns a grpc-js server interceptor that counts each call with the
+   * status the server sends. A call that ends before the server sends a
+   * status counts as CANCELLED: its client cancelled it or went away, or
+   * grpc-js ended it on its own, as when its deadline passed.
+   *
+   * NOTE: a grpc-js client ends its request stream just before it resets a
+   * call it cancels, so the handler can finish as if the stream were
+   * complete. When its status goes out before the reset arrives, as it can
+   * for a bidi stream, the call counts with that status, usually OK.
+   */
+  interceptor(): ServerInterceptor {
+    return (method, call) => {
+      const end = this.#start(method);
+      let ended = false;
+      const endOnce = (code: Status) => {
+        if (ended) return;
+        ended = true;
+        end(code);
+      };
+      return new ServerInterceptingCall(call, {
+        // grpc-js reports a cancel after every call, so only a cancel that
+        // comes before the status counts.
+        start: (next) => next({ onCancel: () => endOnce(Status.CANCELLED) }),
+        sendStatus: (status, next) => {
+          endOnce(status.code as number as Status);
+          next(status);
+        },
+      });
+    };
+  }
+
   /** Counts a call as started; call the function it returns with its final status. */
-  start(method: MethodDescriptor): (code: Status) => void {
+  #start(method: Method): (code: Status) => void {
     const metrics = this.#metricsOf(method);
     const startMs = performance.now();
     metrics.started.inc();
@@ -60,7 +101,7 @@ export class RpcMetrics {
     };
   }
 
-  #metricsOf(method: MethodDescriptor): MethodMetrics {
+  #metricsOf(method: Method): MethodMetrics {
     let metrics = this.#methods.get(method.path);
     if (!metrics) {
       const labels = methodLabels(method);
@@ -87,12 +128,12 @@ function handledChild(metrics: MethodMetrics, code: Status): Counter.Internal {
 }
 
 /** Service, method and type labels from a path like /pkg.Service/Method. */
-function methodLabels(method: MethodDescriptor): string[] {
+function methodLabels(method: Method): string[] {
   const [, service = "", name = ""] = method.path.split("/");
   return [service, name, methodType(method)];
 }
 
-function methodType(method: MethodDescriptor): MethodType {
+function methodType(method: Method): MethodType {
   if (method.requestStream)
     return method.responseStream ? "bidi_stream" : "client_stream";
   return method.responseStream ? "server_stream" : "unary";

@@ -1,13 +1,11 @@
-import {
-  type CallContext,
-  type ServerError,
-  type ServerMiddleware,
-  type ServerMiddlewareCall,
-  Status,
+import type {
+  CallContext,
+  ServerError,
+  ServerMiddleware,
+  ServerMiddlewareCall,
 } from "nice-grpc";
 import { RichServerError } from "nice-grpc-error-details";
 import type { Logger } from "pino";
-import type { RpcMetrics } from "../observability/rpc-metrics.js";
 import { callError, checkMessage, checkStream, logEndedCall } from "./call-errors.js";
 import type { GatedCall, ShutdownGate } from "./shutdown-gate.js";
 import { encodeStatusDetails, STATUS_DETAILS_KEY } from "./status-details.js";
@@ -15,20 +13,18 @@ import { encodeStatusDetails, STATUS_DETAILS_KEY } from "./status-details.js";
 export interface CallGuardOptions {
   readonly gate: ShutdownGate;
   readonly logger: Logger;
-  /** Counter and timer of calls. Calls are not counted when it is unset. */
-  readonly metrics?: RpcMetrics | undefined;
 }
 
 /**
  * Builds the one middleware of every service. Around each handler it
- * counts the call, admits it through the shutdown gate, rejects malformed
+ * admits the call through the shutdown gate, rejects malformed
  * requests, abandons the handler when a shutdown ends the call, and turns
  * what the handler throws into a status with its details. One middleware
  * in place of one per step spares each call and each streamed message the
  * steps of three more async generators.
  */
 export function callGuard(options: CallGuardOptions): ServerMiddleware {
-  const { gate, logger, metrics } = options;
+  const { gate, logger } = options;
 
   /** Returns the status to send for what a handler threw, with its details in the trailer. */
   function statusOf(
@@ -56,8 +52,6 @@ export function callGuard(options: CallGuardOptions): ServerMiddleware {
     call: ServerMiddlewareCall<Request, Response>,
     context: CallContext,
   ): AsyncGenerator<Response, Response | void, undefined> {
-    const counted = metrics?.start(call.method);
-    let code = Status.OK;
     let gated: GatedCall | undefined;
     try {
       gated = gate.open(call.method.path, context.signal);
@@ -82,13 +76,9 @@ export function callGuard(options: CallGuardOptions): ServerMiddleware {
         if (step) await stopHandler(handler, step, gated, logger);
       }
     } catch (error) {
-      const status = statusOf(error, call.method.path, gated, context);
-      code = status.code;
-      throw status;
+      throw statusOf(error, call.method.path, gated, context);
     } finally {
       if (gated) gate.close(gated);
-      // The client went away: whatever the handler did, the call ended there.
-      counted?.(context.signal.aborted ? Status.CANCELLED : code);
     }
   };
 }
