@@ -163,11 +163,14 @@ export async function startServer(
   conductor.setDispatcher(hub);
   const gate = new ShutdownGate();
   metrics = settings.metricsAddress
-    ? new ConductorMetrics({
-        store,
-        subscriberCount: () => gate.subscriberCount,
-        runnerCount: () => hub.list().length,
-      })
+    ? new ConductorMetrics(
+        {
+          store,
+          subscriberCount: () => gate.subscriberCount,
+          runnerCount: () => hub.list().length,
+        },
+        { knownKinds: [...conductor.builtInKinds, ...(settings.runnerKinds ?? [])] },
+      )
     : undefined;
   if (metrics) store.observe(metrics);
 

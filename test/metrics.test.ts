@@ -4,6 +4,7 @@ import path from "node:path";
 import { Status } from "nice-grpc";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { jsonPayload } from "../src/core/payloads.js";
+import { MAX_KIND_LABELS, OVERFLOW_KIND } from "../src/observability/metrics.js";
 import { startHarness } from "./support/harness.js";
 import { drain, grpcError, numbered, startExternalJob } from "./support/jobs.js";
 import { sampleValue, scrape } from "./support/metrics.js";
@@ -91,6 +92,31 @@ describe("metrics endpoint", () => {
       grpc_code: "OK",
     };
     expect(sampleValue(samples, "grpc_server_handled_total", subscribe)).toBe(1);
+  });
+
+  it("counts kinds past the limit as _overflow", async () => {
+    const harness = await startHarness({
+      metricsAddress: "127.0.0.1:0",
+      digestRoot: await digestRoot(1),
+    });
+    const input = jsonPayload(null);
+    for (let i = 0; i < MAX_KIND_LABELS + 2; i++) {
+      await harness.client.exec({ kind: `kind-${i}`, input });
+    }
+    await harness.client.exec({ kind: "digest", input: jsonPayload({ path: "data" }) });
+
+    const samples = await scrape(harness);
+    const created = (kind: string) =>
+      sampleValue(samples, "conductor_jobs_created_total", { kind });
+    const kinds = samples
+      .filter((sample) => sample.name === "conductor_jobs_created_total")
+      .map((sample) => sample.labels.kind);
+
+    expect(created(`kind-${MAX_KIND_LABELS - 1}`)).toBe(1);
+    expect(created(OVERFLOW_KIND)).toBe(2);
+    expect(created("digest")).toBe(1);
+    expect(kinds).not.toContain(`kind-${MAX_KIND_LABELS}`);
+    expect(kinds).toHaveLength(MAX_KIND_LABELS + 2);
   });
 
   it("counts results sent again to a resumed stream", async () => {

@@ -10,6 +10,19 @@ const JOB_STATES: readonly JobState[] = [
   "cancelled",
 ];
 
+/**
+ * Distinct job kinds, beyond the built-in and configured ones, that get a
+ * `kind` label of their own. Without --runner-kinds any client can choose
+ * kinds, and each kind adds six series (created, started, requeued and
+ * three outcomes). A deployment typically runs a handful of kinds, so 100
+ * leaves room for many while keeping what clients can add to about 600
+ * series.
+ */
+export const MAX_KIND_LABELS = 100;
+
+/** The `kind` label of jobs whose kind came after MAX_KIND_LABELS others. */
+export const OVERFLOW_KIND = "_overflow";
+
 /** Sources of the gauges read at scrape time. */
 export interface MetricSources {
   /** Scanned once per scrape for ticket counts and buffered results. */
@@ -18,6 +31,17 @@ export interface MetricSources {
   readonly subscriberCount: () => number;
   /** Connected runners; the gauge reads 0 when absent. */
   readonly runnerCount?: (() => number) | undefined;
+}
+
+/** Settings of ConductorMetrics: process metrics, and kinds always labelled. */
+export interface ConductorMetricsOptions {
+  /** Adds prom-client's default metrics of the process; true when unset. */
+  readonly processMetrics?: boolean;
+  /**
+   * Kinds that always get a `kind` label of their own, outside the
+   * MAX_KIND_LABELS limit: the built-in ones and those in --runner-kinds.
+   */
+  readonly knownKinds?: readonly string[];
 }
 
 /**
@@ -31,6 +55,9 @@ export interface MetricSources {
 export class ConductorMetrics implements StoreObserver {
   readonly registry = new Registry();
   readonly #sources: MetricSources;
+  readonly #knownKinds: ReadonlySet<string>;
+  /** Other kinds with a label of their own, at most MAX_KIND_LABELS. */
+  readonly #labelledKinds = new Set<string>();
   #pushed = 0;
   #delivered = 0;
   #replayed = 0;
@@ -93,8 +120,9 @@ export class ConductorMetrics implements StoreObserver {
   );
   readonly #runners = this.#gauge("conductor_runners_connected", "Connected runners.");
 
-  constructor(sources: MetricSources, options: { processMetrics?: boolean } = {}) {
+  constructor(sources: MetricSources, options: ConductorMetricsOptions = {}) {
     this.#sources = sources;
+    this.#knownKinds = new Set(options.knownKinds);
     if (options.processMetrics ?? true) {
       collectDefaultMetrics({ register: this.registry });
     }
@@ -115,19 +143,19 @@ export class ConductorMetrics implements StoreObserver {
   }
 
   jobCreated(kind: string): void {
-    this.#jobsCreated.labels(kind).inc();
+    this.#jobsCreated.labels(this.#kindLabel(kind)).inc();
   }
 
   jobStarted(_ticket: bigint, kind: string): void {
-    this.#jobsStarted.labels(kind).inc();
+    this.#jobsStarted.labels(this.#kindLabel(kind)).inc();
   }
 
   jobRequeued(_ticket: bigint, kind: string): void {
-    this.#jobsRequeued.labels(kind).inc();
+    this.#jobsRequeued.labels(this.#kindLabel(kind)).inc();
   }
 
   jobEnded(_ticket: bigint, kind: string, outcome: JobOutcome): void {
-    this.#jobsFinished.labels(kind, outcome).inc();
+    this.#jobsFinished.labels(this.#kindLabel(kind), outcome).inc();
   }
 
   resultsPushed(count: number, elapsedMs: number): void {
@@ -143,6 +171,18 @@ export class ConductorMetrics implements StoreObserver {
   /** Counts a ticket removed because its timeout passed. */
   ticketExpired(): void {
     this.#expired += 1;
+  }
+
+  /**
+   * Returns the `kind` label of a job: its kind while fewer than
+   * MAX_KIND_LABELS other kinds have labels, OVERFLOW_KIND after that.
+   * A kind keeps the label it first got, so its jobs stay in one series.
+   */
+  #kindLabel(kind: string): string {
+    if (this.#knownKinds.has(kind) || this.#labelledKinds.has(kind)) return kind;
+    if (this.#labelledKinds.size >= MAX_KIND_LABELS) return OVERFLOW_KIND;
+    this.#labelledKinds.add(kind);
+    return kind;
   }
 
   #flushCounters(): void {
