@@ -122,6 +122,35 @@ describe("runner job queue limit", () => {
     expect(running.tickets).toHaveLength(2);
   });
 
+  it("requeues a lost runner's jobs past a full queue", async () => {
+    const harness = await startHarness({ maxQueuedJobs: 1 });
+    const lost = rawRunner(harness, register(["remote"], 2));
+    await lost.next();
+    const lostJobs = [
+      (await harness.client.exec({ kind: "remote", maxRetries: 1 })).ticket,
+      (await harness.client.exec({ kind: "remote", maxRetries: 1 })).ticket,
+    ];
+    await nextAssignment(lost);
+    await nextAssignment(lost);
+    const { ticket: waiting } = await harness.client.exec({ kind: "remote" });
+
+    lost.cancel();
+    await vi.waitFor(async () => {
+      const queued = await harness.client.listTickets({ state: JobState.QUEUED });
+      expect(queued.tickets).toHaveLength(3);
+    });
+    const rejected = await grpcError(harness.client.exec({ kind: "remote" }));
+    const runner = rawRunner(harness, register(["remote"], 3));
+    const assigned = [
+      (await nextAssignment(runner)).ticket,
+      (await nextAssignment(runner)).ticket,
+      (await nextAssignment(runner)).ticket,
+    ];
+
+    expect(rejected.code).toBe(Status.RESOURCE_EXHAUSTED);
+    expect(assigned).toEqual([...lostJobs, waiting]);
+  });
+
   it("frees the reserved slot when the ticket cannot be created", async () => {
     const harness = await startHarness({ maxQueuedJobs: 1 });
     vi.spyOn(harness.server.store, "create").mockRejectedValueOnce(

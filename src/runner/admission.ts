@@ -19,8 +19,12 @@ export interface AdmissionOptions {
  * reserved slot counts as taken until the job's ticket is queued or the
  * reservation is released. So Execs that run at the same time cannot
  * queue more than maxQueuedJobs new jobs. Jobs queued again after their
- * runner was lost may exceed the limit, and so may a job whose reserved
- * runner disconnects or drains before the job is queued.
+ * runner was lost may exceed the limit, by at most the jobs that runner
+ * held, because they were admitted once and rejecting them would fail
+ * jobs whose clients hold tickets. So may a job whose reserved runner
+ * disconnects or drains before the job is queued. Queued retries count
+ * toward the limit, so until the queue is below it again, only new jobs
+ * that a free runner takes are admitted.
  */
 export class Admission {
   readonly #options: AdmissionOptions;
