@@ -111,9 +111,11 @@ async function readRequests(
         );
       }
     }
-    // A cancelled call can end the requests as a half-close does. grpc-js
-    // 1.14 aborts the call's signal in a process.nextTick callback of the
-    // same I/O event, so the signal is checked once that event is done.
+    // A cancelled call can end the requests as a half-close does: Node's
+    // HTTP/2 client ends the request stream of a stream it closes before it
+    // resets it. grpc-js 1.14 aborts the call's signal in a
+    // process.nextTick callback of the same I/O event, so the signal is
+    // checked once that event is done.
     // NOTE: a cancelled call can still show an unaborted signal here with
     // grpc-js 1.14 and nice-grpc 2.1, so its reason reads "closed its stream".
     await new Promise((resolve) => setImmediate(resolve));
