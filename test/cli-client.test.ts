@@ -495,6 +495,19 @@ describe("conductor status, list, pull and cancel", () => {
     expect(result.stdout).toBe('#1 {"n":1}\n#2 {"n":2}\n');
   });
 
+  it("pull --after-sequence takes results again", async () => {
+    const harness = await startHarness();
+    const { ticket, lease } = await startExternalJob(harness);
+    await harness.client.push({ ticket, lease, results: numbered(3) });
+    await harness.client.pull({ ticket, maxResults: 2 });
+
+    const args = ["pull", String(ticket), "--after-sequence", "1"];
+    const result = await cli(harness, args);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('#2 {"n":2}\n');
+  });
+
   it("pull reports a finished job with nothing left", async () => {
     const harness = await startHarness();
     const { ticket, lease } = await startExternalJob(harness);

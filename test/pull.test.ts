@@ -167,4 +167,61 @@ describe("Pull", () => {
     const counts = responses.map((r) => r.results.length).sort();
     expect(counts).toEqual([0, 1]);
   });
+  describe("after_sequence", () => {
+    it("returns a lost response's results again", async () => {
+      const harness = await startHarness();
+      const { ticket, lease } = await startExternalJob(harness);
+      await harness.client.push({ ticket, lease, results: numbered(10) });
+      await harness.client.pull({ ticket, maxResults: 4 });
+
+      const again = await harness.client.pull({
+        ticket,
+        afterSequence: 0n,
+        maxResults: 10,
+      });
+
+      expect(again.results.map((r) => r.sequence)).toEqual([1n, 2n, 3n, 4n]);
+    });
+
+    it("leaves the delivery cursor where it was", async () => {
+      const harness = await startHarness();
+      const { ticket, lease } = await startExternalJob(harness);
+      await harness.client.push({ ticket, lease, results: numbered(10) });
+      await harness.client.pull({ ticket, maxResults: 4 });
+      await harness.client.pull({ ticket, afterSequence: 2n, maxResults: 10 });
+
+      const next = await harness.client.pull({
+        ticket,
+        afterSequence: 4n,
+        maxResults: 2,
+      });
+
+      expect(next.results.map((r) => r.sequence)).toEqual([5n, 6n]);
+    });
+
+    it("fails with DATA_LOSS once the results are gone", async () => {
+      const harness = await startHarness({ maxData: 2, retainBytes: 0 });
+      const { ticket, lease } = await startExternalJob(harness);
+      await harness.client.push({ ticket, lease, results: numbered(2) });
+      await harness.client.pull({ ticket, maxResults: 2 });
+      await harness.client.push({ ticket, lease, results: numbered(2, 3) });
+      await harness.client.pull({ ticket, maxResults: 2 });
+
+      const error = await grpcError(harness.client.pull({ ticket, afterSequence: 0n }));
+
+      expect(error.code).toBe(Status.DATA_LOSS);
+      expect(errorInfo(error)?.metadata.first_available_sequence).toBe("3");
+    });
+
+    it("rejects a sequence past the last delivered result", async () => {
+      const harness = await startHarness();
+      const { ticket, lease } = await startExternalJob(harness);
+      await harness.client.push({ ticket, lease, results: numbered(3) });
+
+      const error = await grpcError(harness.client.pull({ ticket, afterSequence: 1n }));
+
+      expect(error.code).toBe(Status.INVALID_ARGUMENT);
+      expect(errorInfo(error)?.metadata.field).toBe("after_sequence");
+    });
+  });
 });

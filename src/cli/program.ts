@@ -140,6 +140,12 @@ function clientCommands(): Command[] {
         .default(0)
         .argParser(wholeNumber(0, 60_000)),
     )
+    .addOption(
+      new Option(
+        "--after-sequence <sequence>",
+        "take again the retained results after this sequence, as after a lost pull",
+      ).argParser(sequence),
+    )
     .action(
       withConnection(async (connection, ticket: string, options) => {
         await pullResults(connection, parseTicket(ticket), {
@@ -267,6 +273,14 @@ function usageCheck<T>(check: (raw: string) => T) {
       throw new InvalidArgumentError(error.message);
     }
   };
+}
+
+/** Parses a sequence: a whole number from 0 to 2^64 - 1. */
+function sequence(raw: string): bigint {
+  if (!/^\d{1,20}$/.test(raw) || BigInt(raw) >= 2n ** 64n) {
+    throw new InvalidArgumentError("must be a whole number from 0 to 2^64 - 1");
+  }
+  return BigInt(raw);
 }
 
 function wholeNumber(min: number, max: number) {

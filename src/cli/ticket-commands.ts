@@ -184,6 +184,7 @@ export async function cancelJob(
 export interface PullOptions extends OutputOptions {
   readonly maxResults: number;
   readonly waitMs: number;
+  readonly afterSequence?: bigint | undefined;
 }
 
 /**
@@ -197,6 +198,7 @@ export async function pullResults(
 ): Promise<void> {
   const request = {
     ticket,
+    afterSequence: options.afterSequence,
     maxResults: options.maxResults,
     wait: {
       seconds: BigInt(Math.floor(options.waitMs / 1000)),

@@ -115,10 +115,13 @@ export class Conductor {
   /**
    * Takes up to `maxResults` results, and no more than `maxBytes` of
    * payload unless one result is larger, waiting up to `waitMs` for one.
+   * With an `afterSequence` before the delivery cursor, returns retained
+   * results after it again instead, without moving the cursor.
    */
   pull(
     ticket: bigint,
     options: {
+      afterSequence?: bigint | undefined;
       maxResults: number;
       maxBytes?: number;
       waitMs: number;

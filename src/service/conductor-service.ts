@@ -110,6 +110,7 @@ export function conductorService(
       );
       const waitMs = durationToMs("wait", request.wait, limits.maxWaitMs);
       const batch = await conductor.pull(requireTicket(request.ticket), {
+        afterSequence: request.afterSequence,
         maxResults,
         maxBytes: limits.maxBatchBytes,
         waitMs,

@@ -521,7 +521,12 @@ type PullRequest struct {
 	// How long to wait for a result while the job runs: no wait when unset,
 	// at most 60 seconds. Keep the call's deadline above it, or the deadline
 	// ends the call first.
-	Wait          *durationpb.Duration `protobuf:"bytes,3,opt,name=wait,proto3" json:"wait,omitempty"`
+	Wait *durationpb.Duration `protobuf:"bytes,3,opt,name=wait,proto3" json:"wait,omitempty"`
+	// Read again after this sequence: the last one received before a Pull
+	// response was lost. Results still retained after it are returned again,
+	// without moving the delivery cursor. When unset, or at the last
+	// delivered sequence, Pull takes the next results at the cursor.
+	AfterSequence *uint64 `protobuf:"varint,4,opt,name=after_sequence,json=afterSequence,proto3,oneof" json:"after_sequence,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -575,6 +580,13 @@ func (x *PullRequest) GetWait() *durationpb.Duration {
 		return x.Wait
 	}
 	return nil
+}
+
+func (x *PullRequest) GetAfterSequence() uint64 {
+	if x != nil && x.AfterSequence != nil {
+		return *x.AfterSequence
+	}
+	return 0
 }
 
 type PullResponse struct {
@@ -1227,12 +1239,14 @@ const file_conductor_v1_conductor_proto_rawDesc = "" +
 	"\bprogress\x18\x04 \x01(\v2\x16.conductor.v1.ProgressR\bprogress\x12%\n" +
 	"\x0efirst_sequence\x18\x05 \x01(\x04R\rfirstSequence\";\n" +
 	"\x14PushPipelineResponse\x12#\n" +
-	"\rlast_sequence\x18\x01 \x01(\x04R\flastSequence\"u\n" +
+	"\rlast_sequence\x18\x01 \x01(\x04R\flastSequence\"\xb4\x01\n" +
 	"\vPullRequest\x12\x16\n" +
 	"\x06ticket\x18\x01 \x01(\x04R\x06ticket\x12\x1f\n" +
 	"\vmax_results\x18\x02 \x01(\rR\n" +
 	"maxResults\x12-\n" +
-	"\x04wait\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x04wait\"l\n" +
+	"\x04wait\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x04wait\x12*\n" +
+	"\x0eafter_sequence\x18\x04 \x01(\x04H\x00R\rafterSequence\x88\x01\x01B\x11\n" +
+	"\x0f_after_sequence\"l\n" +
 	"\fPullResponse\x12.\n" +
 	"\aresults\x18\x01 \x03(\v2\x14.conductor.v1.ResultR\aresults\x12,\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x16.conductor.v1.JobStateR\x05state\"i\n" +
@@ -1387,6 +1401,7 @@ func file_conductor_v1_conductor_proto_init() {
 		return
 	}
 	file_conductor_v1_payload_proto_init()
+	file_conductor_v1_conductor_proto_msgTypes[8].OneofWrappers = []any{}
 	file_conductor_v1_conductor_proto_msgTypes[10].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -90,14 +90,16 @@ class PushPipelineResponse(_message.Message):
     def __init__(self, last_sequence: _Optional[int] = ...) -> None: ...
 
 class PullRequest(_message.Message):
-    __slots__ = ("ticket", "max_results", "wait")
+    __slots__ = ("ticket", "max_results", "wait", "after_sequence")
     TICKET_FIELD_NUMBER: _ClassVar[int]
     MAX_RESULTS_FIELD_NUMBER: _ClassVar[int]
     WAIT_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     ticket: int
     max_results: int
     wait: _duration_pb2.Duration
-    def __init__(self, ticket: _Optional[int] = ..., max_results: _Optional[int] = ..., wait: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    after_sequence: int
+    def __init__(self, ticket: _Optional[int] = ..., max_results: _Optional[int] = ..., wait: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., after_sequence: _Optional[int] = ...) -> None: ...
 
 class PullResponse(_message.Message):
     __slots__ = ("results", "state")
