@@ -66,8 +66,9 @@ export class RpcMetrics {
    *
    * NOTE: a grpc-js client ends its request stream just before it resets a
    * call it cancels, so the handler can finish as if the stream were
-   * complete. When its status goes out before the reset arrives, as it can
-   * for a bidi stream, the call counts with that status, usually OK.
+   * complete. When its status goes out before the reset arrives, as it
+   * often does for PushStream and PushPipeline, the call counts with that
+   * status, usually OK. grpc-js keeps the reset code in a private field.
    */
   interceptor(): ServerInterceptor {
     return (method, call) => {
