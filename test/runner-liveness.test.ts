@@ -50,7 +50,7 @@ describe("server heartbeats", () => {
         concurrency: 1,
         name: "unread",
       });
-      runner.sendRegistered(100);
+      runner.sendRegistered(100, 0);
       vi.advanceTimersByTime(1_000);
       expect(runner.outbox.size).toBe(1);
 

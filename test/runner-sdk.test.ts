@@ -1,6 +1,7 @@
 import { ClientError, Status } from "nice-grpc";
 import { describe, expect, it, vi } from "vitest";
 import {
+  binaryPayload,
   connectRunner,
   type JobContext,
   JobError,
@@ -105,6 +106,26 @@ describe("runner SDK jobs", () => {
     const consumed = await consume(harness, ticket);
     const numbers = consumed.results.map((r) => numberOf(r.payload));
     expect(numbers).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
+    expect(consumed.code).toBe(Status.OK);
+  });
+
+  it("keeps push messages within the server's limit", async () => {
+    const harness = await startHarness({ maxMessageBytes: 256 * 1024 });
+    await startRunner(harness, {
+      kinds: {
+        remote: async (_, context) => {
+          // 600 KB in all: one message of them would be refused.
+          for (let i = 0; i < 300; i++) {
+            void context.push(binaryPayload(new Uint8Array(2_000).fill(i % 256)));
+          }
+        },
+      },
+    });
+    const { ticket } = await harness.client.exec({ kind: "remote" });
+
+    const consumed = await consume(harness, ticket);
+
+    expect(consumed.results).toHaveLength(300);
     expect(consumed.code).toBe(Status.OK);
   });
 

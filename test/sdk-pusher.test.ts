@@ -37,7 +37,10 @@ async function pusherOfEarlyEndingServer(): Promise<Pusher> {
     server.forceShutdown();
   });
   const client = createClient(definition, channel);
-  return new Pusher(client, 1n, "lease", new AbortController().signal, () => {});
+  return new Pusher(client, 1n, "lease", {
+    signal: new AbortController().signal,
+    onFailure: () => {},
+  });
 }
 
 describe("runner SDK pusher", () => {

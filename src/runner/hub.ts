@@ -28,6 +28,8 @@ export interface RunnerHubOptions {
   readonly runnerKinds?: readonly string[] | undefined;
   /** Kinds the server runs itself; runners cannot register them. */
   readonly builtInKinds: readonly string[];
+  /** The largest request message the server accepts, sent to runners in Registered. */
+  readonly maxMessageBytes?: number | undefined;
   readonly logger?: Logger | undefined;
 }
 
@@ -135,7 +137,7 @@ export class RunnerHub implements RemoteDispatcher {
     );
     this.#runners.set(runner.id, runner);
     this.#liveness.schedule(runner, runner.lastSeenMs + this.#options.runnerTimeoutMs);
-    runner.sendRegistered(this.heartbeatIntervalMs);
+    runner.sendRegistered(this.heartbeatIntervalMs, this.#options.maxMessageBytes ?? 0);
     this.#logger?.info(
       {
         runnerId: runner.id,

@@ -51,6 +51,8 @@ export interface JobRunClients {
   readonly conductor: ConductorClient;
   readonly runner: RunnerClient;
   readonly onError: (error: unknown) => void;
+  /** The server's largest request message; pushes are split to fit it. */
+  readonly maxMessageBytes?: number | undefined;
 }
 
 /** One attempt of one job on this runner, from assignment to Finish. */
@@ -77,13 +79,11 @@ export class JobRun {
    */
   async run(): Promise<void> {
     const { ticket, lease, input } = this.assignment;
-    const pusher = new Pusher(
-      this.#clients.conductor,
-      ticket,
-      lease,
-      this.#calls.signal,
-      (error) => this.#job.abort(error),
-    );
+    const pusher = new Pusher(this.#clients.conductor, ticket, lease, {
+      signal: this.#calls.signal,
+      onFailure: (error) => this.#job.abort(error),
+      maxMessageBytes: this.#clients.maxMessageBytes,
+    });
     let failure: { code: number; message: string } | undefined;
     try {
       if (!input) throw new Error("assignment carries no input");

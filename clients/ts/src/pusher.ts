@@ -17,10 +17,24 @@ const MAX_BATCH_RESULTS = 256;
 /** Estimated payload bytes after which a message takes no more results. */
 const MAX_BATCH_BYTES = 1 << 20;
 /**
+ * Bytes of a message besides its results' estimates: the ticket, progress
+ * and field framing, with room to spare. The lease is counted on its own.
+ */
+const MESSAGE_OVERHEAD_BYTES = 256;
+/**
  * Messages sent without a response yet. More than one hides the round
  * trip, and a few bound what a full ticket buffer leaves waiting in the stream.
  */
 const MAX_IN_FLIGHT = 4;
+
+export interface PusherOptions {
+  /** Aborts the stream, when the lease is known dead. */
+  readonly signal: AbortSignal;
+  /** Called with the error of a failed push, at least once per failure. */
+  readonly onFailure: (error: unknown) => void;
+  /** The server's largest request message; messages are kept within it. */
+  readonly maxMessageBytes?: number | undefined;
+}
 
 interface Entry {
   readonly payloads: readonly Payload[];
@@ -50,6 +64,8 @@ export class Pusher {
   readonly #lease: string;
   readonly #signal: AbortSignal;
   readonly #onFailure: (error: unknown) => void;
+  /** Estimated payload bytes after which a message takes no more results. */
+  readonly #maxBatchBytes: number;
   /** Entries not sent yet: those of #queue from index #head on. */
   #queue: Entry[] = [];
   #head = 0;
@@ -64,22 +80,23 @@ export class Pusher {
   #closed = false;
   #failure: { error: unknown } | undefined;
 
-  /**
-   * `signal` aborts the stream, when the lease is known dead. `onFailure`
-   * is called with the error of a failed push, at least once per failure.
-   */
   constructor(
     client: ConductorClient,
     ticket: bigint,
     lease: string,
-    signal: AbortSignal,
-    onFailure: (error: unknown) => void,
+    options: PusherOptions,
   ) {
     this.#client = client;
     this.#ticket = ticket;
     this.#lease = lease;
-    this.#signal = signal;
-    this.#onFailure = onFailure;
+    this.#signal = options.signal;
+    this.#onFailure = options.onFailure;
+    const room =
+      (options.maxMessageBytes ?? Number.POSITIVE_INFINITY) -
+      MESSAGE_OVERHEAD_BYTES -
+      Buffer.byteLength(lease);
+    // A single result over the limit still goes alone, for the server to reject.
+    this.#maxBatchBytes = Math.max(0, Math.min(MAX_BATCH_BYTES, room));
   }
 
   /** The error that made a push fail, which later pushes fail with too. */
@@ -105,11 +122,11 @@ export class Pusher {
     });
     const { resolve, reject } = settlers as Pick<Entry, "resolve" | "reject">;
     const bytes = sizeBound(payloads);
-    if (payloads.length <= MAX_BATCH_RESULTS && bytes <= MAX_BATCH_BYTES) {
+    if (payloads.length <= MAX_BATCH_RESULTS && bytes <= this.#maxBatchBytes) {
       // Most pushes fit one message: one entry, without splitting.
       this.#queue.push({ payloads, bytes, progress, resolve, reject, promise });
     } else {
-      const chunks = chunk(payloads);
+      const chunks = chunk(payloads, this.#maxBatchBytes);
       for (const [index, { payloads, bytes }] of chunks.entries()) {
         const last = index === chunks.length - 1;
         this.#queue.push({
@@ -232,7 +249,7 @@ export class Pusher {
       const entry = this.#queue[end] as Entry;
       const full =
         count + entry.payloads.length > MAX_BATCH_RESULTS ||
-        bytes + entry.bytes > MAX_BATCH_BYTES;
+        bytes + entry.bytes > this.#maxBatchBytes;
       if (end > this.#head && full) break;
       end += 1;
       count += entry.payloads.length;
@@ -311,14 +328,13 @@ function sizeBound(payloads: readonly Payload[]): number {
 }
 
 /** Splits results into groups that each fit one call; at least one group. */
-function chunk(payloads: readonly Payload[]) {
+function chunk(payloads: readonly Payload[], maxBytes: number) {
   const chunks: { payloads: Payload[]; bytes: number }[] = [];
   let current = { payloads: [] as Payload[], bytes: 0 };
   for (const payload of payloads) {
     const size = payloadSizeBound(payload);
     const full =
-      current.payloads.length >= MAX_BATCH_RESULTS ||
-      current.bytes + size > MAX_BATCH_BYTES;
+      current.payloads.length >= MAX_BATCH_RESULTS || current.bytes + size > maxBytes;
     if (current.payloads.length > 0 && full) {
       chunks.push(current);
       current = { payloads: [], bytes: 0 };

@@ -99,6 +99,8 @@ export class Runner {
   readonly #stop = new AbortController();
   #session: Session | undefined;
   #id: string | undefined;
+  /** The server's largest request message, from its Registered message. */
+  #maxMessageBytes: number | undefined;
   #draining = false;
   #closing = false;
   #resolveRegistered: (id: string) => void = () => {};
@@ -240,6 +242,7 @@ export class Runner {
    */
   #registered(registered: Registered, session: Session) {
     this.#id = registered.runnerId;
+    this.#maxMessageBytes = registered.maxMessageBytes || undefined;
     this.#resolveRegistered(registered.runnerId);
     const interval = registered.heartbeatInterval;
     const intervalMs = Math.max(
@@ -274,6 +277,7 @@ export class Runner {
       conductor: this.#clients.conductor,
       runner: this.#clients.runner,
       onError: (error) => this.#options.onError?.(error),
+      maxMessageBytes: this.#maxMessageBytes,
     });
     const done = run.run().finally(() => {
       this.#jobs.delete(assignment.lease);

@@ -382,8 +382,12 @@ type Registered struct {
 	// runner that sends nothing for three intervals and treats the jobs it
 	// held as lost. The server sends a Heartbeat at the same interval.
 	HeartbeatInterval *durationpb.Duration `protobuf:"bytes,2,opt,name=heartbeat_interval,json=heartbeatInterval,proto3" json:"heartbeat_interval,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The largest request message the server accepts, in bytes. A runner that
+	// puts many results into one push keeps each message within it. Unset
+	// (0) when the server does not say.
+	MaxMessageBytes uint32 `protobuf:"varint,3,opt,name=max_message_bytes,json=maxMessageBytes,proto3" json:"max_message_bytes,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Registered) Reset() {
@@ -428,6 +432,13 @@ func (x *Registered) GetHeartbeatInterval() *durationpb.Duration {
 		return x.HeartbeatInterval
 	}
 	return nil
+}
+
+func (x *Registered) GetMaxMessageBytes() uint32 {
+	if x != nil {
+		return x.MaxMessageBytes
+	}
+	return 0
 }
 
 // Assignment hands a job to the runner.
@@ -897,11 +908,12 @@ const file_conductor_v1_runner_proto_rawDesc = "" +
 	"revocation\x18\x03 \x01(\v2\x18.conductor.v1.RevocationH\x00R\n" +
 	"revocation\x127\n" +
 	"\theartbeat\x18\x04 \x01(\v2\x17.conductor.v1.HeartbeatH\x00R\theartbeatB\t\n" +
-	"\amessage\"s\n" +
+	"\amessage\"\x9f\x01\n" +
 	"\n" +
 	"Registered\x12\x1b\n" +
 	"\trunner_id\x18\x01 \x01(\tR\brunnerId\x12H\n" +
-	"\x12heartbeat_interval\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\"\x95\x01\n" +
+	"\x12heartbeat_interval\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x11heartbeatInterval\x12*\n" +
+	"\x11max_message_bytes\x18\x03 \x01(\rR\x0fmaxMessageBytes\"\x95\x01\n" +
 	"\n" +
 	"Assignment\x12\x16\n" +
 	"\x06ticket\x18\x01 \x01(\x04R\x06ticket\x12\x12\n" +

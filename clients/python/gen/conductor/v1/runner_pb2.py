@@ -27,7 +27,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63onductor/v1/runner.proto\x12\x0c\x63onductor.v1\x1a\x1a\x63onductor/v1/payload.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x01\n\x0e\x43onnectRequest\x12\x34\n\x08register\x18\x01 \x01(\x0b\x32\x16.conductor.v1.RegisterH\x00R\x08register\x12+\n\x05\x64rain\x18\x02 \x01(\x0b\x32\x13.conductor.v1.DrainH\x00R\x05\x64rain\x12\x37\n\theartbeat\x18\x03 \x01(\x0b\x32\x17.conductor.v1.HeartbeatH\x00R\theartbeatB\t\n\x07message\"V\n\x08Register\x12\x14\n\x05kinds\x18\x01 \x03(\tR\x05kinds\x12 \n\x0b\x63oncurrency\x18\x02 \x01(\rR\x0b\x63oncurrency\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\"\x07\n\x05\x44rain\"\x0b\n\tHeartbeat\"\x89\x02\n\x0f\x43onnectResponse\x12:\n\nregistered\x18\x01 \x01(\x0b\x32\x18.conductor.v1.RegisteredH\x00R\nregistered\x12:\n\nassignment\x18\x02 \x01(\x0b\x32\x18.conductor.v1.AssignmentH\x00R\nassignment\x12:\n\nrevocation\x18\x03 \x01(\x0b\x32\x18.conductor.v1.RevocationH\x00R\nrevocation\x12\x37\n\theartbeat\x18\x04 \x01(\x0b\x32\x17.conductor.v1.HeartbeatH\x00R\theartbeatB\t\n\x07message\"s\n\nRegistered\x12\x1b\n\trunner_id\x18\x01 \x01(\tR\x08runnerId\x12H\n\x12heartbeat_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x11heartbeatInterval\"\x95\x01\n\nAssignment\x12\x16\n\x06ticket\x18\x01 \x01(\x04R\x06ticket\x12\x12\n\x04kind\x18\x02 \x01(\tR\x04kind\x12+\n\x05input\x18\x03 \x01(\x0b\x32\x15.conductor.v1.PayloadR\x05input\x12\x18\n\x07\x61ttempt\x18\x04 \x01(\rR\x07\x61ttempt\x12\x14\n\x05lease\x18\x05 \x01(\tR\x05lease\"R\n\nRevocation\x12\x16\n\x06ticket\x18\x01 \x01(\x04R\x06ticket\x12\x14\n\x05lease\x18\x02 \x01(\tR\x05lease\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\"k\n\rFinishRequest\x12\x16\n\x06ticket\x18\x01 \x01(\x04R\x06ticket\x12\x14\n\x05lease\x18\x02 \x01(\tR\x05lease\x12,\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x16.conductor.v1.JobErrorR\x05\x65rror\"\x10\n\x0e\x46inishResponse\"P\n\x12ListRunnersRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\rR\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"q\n\x13ListRunnersResponse\x12\x32\n\x07runners\x18\x01 \x03(\x0b\x32\x18.conductor.v1.RunnerInfoR\x07runners\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf1\x01\n\nRunnerInfo\x12\x1b\n\trunner_id\x18\x01 \x01(\tR\x08runnerId\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n\x05kinds\x18\x03 \x03(\tR\x05kinds\x12 \n\x0b\x63oncurrency\x18\x04 \x01(\rR\x0b\x63oncurrency\x12\x1f\n\x0b\x61\x63tive_jobs\x18\x05 \x01(\rR\nactiveJobs\x12\x1a\n\x08\x64raining\x18\x06 \x01(\x08R\x08\x64raining\x12=\n\x0c\x63onnect_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x63onnectTime2\xf4\x01\n\rRunnerService\x12J\n\x07\x43onnect\x12\x1c.conductor.v1.ConnectRequest\x1a\x1d.conductor.v1.ConnectResponse(\x01\x30\x01\x12\x43\n\x06\x46inish\x12\x1b.conductor.v1.FinishRequest\x1a\x1c.conductor.v1.FinishResponse\x12R\n\x0bListRunners\x12 .conductor.v1.ListRunnersRequest\x1a!.conductor.v1.ListRunnersResponseB\xa3\x01\n\x10\x63om.conductor.v1B\x0bRunnerProtoP\x01Z1conductor/clients/go/gen/conductor/v1;conductorv1\xa2\x02\x03\x43XX\xaa\x02\x0c\x43onductor.V1\xca\x02\x0c\x43onductor\\V1\xe2\x02\x18\x43onductor\\V1\\GPBMetadata\xea\x02\rConductor::V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x63onductor/v1/runner.proto\x12\x0c\x63onductor.v1\x1a\x1a\x63onductor/v1/payload.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb7\x01\n\x0e\x43onnectRequest\x12\x34\n\x08register\x18\x01 \x01(\x0b\x32\x16.conductor.v1.RegisterH\x00R\x08register\x12+\n\x05\x64rain\x18\x02 \x01(\x0b\x32\x13.conductor.v1.DrainH\x00R\x05\x64rain\x12\x37\n\theartbeat\x18\x03 \x01(\x0b\x32\x17.conductor.v1.HeartbeatH\x00R\theartbeatB\t\n\x07message\"V\n\x08Register\x12\x14\n\x05kinds\x18\x01 \x03(\tR\x05kinds\x12 \n\x0b\x63oncurrency\x18\x02 \x01(\rR\x0b\x63oncurrency\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\"\x07\n\x05\x44rain\"\x0b\n\tHeartbeat\"\x89\x02\n\x0f\x43onnectResponse\x12:\n\nregistered\x18\x01 \x01(\x0b\x32\x18.conductor.v1.RegisteredH\x00R\nregistered\x12:\n\nassignment\x18\x02 \x01(\x0b\x32\x18.conductor.v1.AssignmentH\x00R\nassignment\x12:\n\nrevocation\x18\x03 \x01(\x0b\x32\x18.conductor.v1.RevocationH\x00R\nrevocation\x12\x37\n\theartbeat\x18\x04 \x01(\x0b\x32\x17.conductor.v1.HeartbeatH\x00R\theartbeatB\t\n\x07message\"\x9f\x01\n\nRegistered\x12\x1b\n\trunner_id\x18\x01 \x01(\tR\x08runnerId\x12H\n\x12heartbeat_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationR\x11heartbeatInterval\x12*\n\x11max_message_bytes\x18\x03 \x01(\rR\x0fmaxMessageBytes\"\x95\x01\n\nAssignment\x12\x16\n\x06ticket\x18\x01 \x01(\x04R\x06ticket\x12\x12\n\x04kind\x18\x02 \x01(\tR\x04kind\x12+\n\x05input\x18\x03 \x01(\x0b\x32\x15.conductor.v1.PayloadR\x05input\x12\x18\n\x07\x61ttempt\x18\x04 \x01(\rR\x07\x61ttempt\x12\x14\n\x05lease\x18\x05 \x01(\tR\x05lease\"R\n\nRevocation\x12\x16\n\x06ticket\x18\x01 \x01(\x04R\x06ticket\x12\x14\n\x05lease\x18\x02 \x01(\tR\x05lease\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\"k\n\rFinishRequest\x12\x16\n\x06ticket\x18\x01 \x01(\x04R\x06ticket\x12\x14\n\x05lease\x18\x02 \x01(\tR\x05lease\x12,\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x16.conductor.v1.JobErrorR\x05\x65rror\"\x10\n\x0e\x46inishResponse\"P\n\x12ListRunnersRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\rR\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"q\n\x13ListRunnersResponse\x12\x32\n\x07runners\x18\x01 \x03(\x0b\x32\x18.conductor.v1.RunnerInfoR\x07runners\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xf1\x01\n\nRunnerInfo\x12\x1b\n\trunner_id\x18\x01 \x01(\tR\x08runnerId\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n\x05kinds\x18\x03 \x03(\tR\x05kinds\x12 \n\x0b\x63oncurrency\x18\x04 \x01(\rR\x0b\x63oncurrency\x12\x1f\n\x0b\x61\x63tive_jobs\x18\x05 \x01(\rR\nactiveJobs\x12\x1a\n\x08\x64raining\x18\x06 \x01(\x08R\x08\x64raining\x12=\n\x0c\x63onnect_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0b\x63onnectTime2\xf4\x01\n\rRunnerService\x12J\n\x07\x43onnect\x12\x1c.conductor.v1.ConnectRequest\x1a\x1d.conductor.v1.ConnectResponse(\x01\x30\x01\x12\x43\n\x06\x46inish\x12\x1b.conductor.v1.FinishRequest\x1a\x1c.conductor.v1.FinishResponse\x12R\n\x0bListRunners\x12 .conductor.v1.ListRunnersRequest\x1a!.conductor.v1.ListRunnersResponseB\xa3\x01\n\x10\x63om.conductor.v1B\x0bRunnerProtoP\x01Z1conductor/clients/go/gen/conductor/v1;conductorv1\xa2\x02\x03\x43XX\xaa\x02\x0c\x43onductor.V1\xca\x02\x0c\x43onductor\\V1\xe2\x02\x18\x43onductor\\V1\\GPBMetadata\xea\x02\rConductor::V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,22 +45,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HEARTBEAT']._serialized_end=430
   _globals['_CONNECTRESPONSE']._serialized_start=433
   _globals['_CONNECTRESPONSE']._serialized_end=698
-  _globals['_REGISTERED']._serialized_start=700
-  _globals['_REGISTERED']._serialized_end=815
-  _globals['_ASSIGNMENT']._serialized_start=818
-  _globals['_ASSIGNMENT']._serialized_end=967
-  _globals['_REVOCATION']._serialized_start=969
-  _globals['_REVOCATION']._serialized_end=1051
-  _globals['_FINISHREQUEST']._serialized_start=1053
-  _globals['_FINISHREQUEST']._serialized_end=1160
-  _globals['_FINISHRESPONSE']._serialized_start=1162
-  _globals['_FINISHRESPONSE']._serialized_end=1178
-  _globals['_LISTRUNNERSREQUEST']._serialized_start=1180
-  _globals['_LISTRUNNERSREQUEST']._serialized_end=1260
-  _globals['_LISTRUNNERSRESPONSE']._serialized_start=1262
-  _globals['_LISTRUNNERSRESPONSE']._serialized_end=1375
-  _globals['_RUNNERINFO']._serialized_start=1378
-  _globals['_RUNNERINFO']._serialized_end=1619
-  _globals['_RUNNERSERVICE']._serialized_start=1622
-  _globals['_RUNNERSERVICE']._serialized_end=1866
+  _globals['_REGISTERED']._serialized_start=701
+  _globals['_REGISTERED']._serialized_end=860
+  _globals['_ASSIGNMENT']._serialized_start=863
+  _globals['_ASSIGNMENT']._serialized_end=1012
+  _globals['_REVOCATION']._serialized_start=1014
+  _globals['_REVOCATION']._serialized_end=1096
+  _globals['_FINISHREQUEST']._serialized_start=1098
+  _globals['_FINISHREQUEST']._serialized_end=1205
+  _globals['_FINISHRESPONSE']._serialized_start=1207
+  _globals['_FINISHRESPONSE']._serialized_end=1223
+  _globals['_LISTRUNNERSREQUEST']._serialized_start=1225
+  _globals['_LISTRUNNERSREQUEST']._serialized_end=1305
+  _globals['_LISTRUNNERSRESPONSE']._serialized_start=1307
+  _globals['_LISTRUNNERSRESPONSE']._serialized_end=1420
+  _globals['_RUNNERINFO']._serialized_start=1423
+  _globals['_RUNNERINFO']._serialized_end=1664
+  _globals['_RUNNERSERVICE']._serialized_start=1667
+  _globals['_RUNNERSERVICE']._serialized_end=1911
 # @@protoc_insertion_point(module_scope)

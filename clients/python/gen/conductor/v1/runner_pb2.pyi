@@ -52,12 +52,14 @@ class ConnectResponse(_message.Message):
     def __init__(self, registered: _Optional[_Union[Registered, _Mapping]] = ..., assignment: _Optional[_Union[Assignment, _Mapping]] = ..., revocation: _Optional[_Union[Revocation, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
 
 class Registered(_message.Message):
-    __slots__ = ("runner_id", "heartbeat_interval")
+    __slots__ = ("runner_id", "heartbeat_interval", "max_message_bytes")
     RUNNER_ID_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     runner_id: str
     heartbeat_interval: _duration_pb2.Duration
-    def __init__(self, runner_id: _Optional[str] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    max_message_bytes: int
+    def __init__(self, runner_id: _Optional[str] = ..., heartbeat_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_message_bytes: _Optional[int] = ...) -> None: ...
 
 class Assignment(_message.Message):
     __slots__ = ("ticket", "kind", "input", "attempt", "lease")
