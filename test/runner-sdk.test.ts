@@ -129,6 +129,23 @@ describe("runner SDK jobs", () => {
     expect(consumed.code).toBe(Status.OK);
   });
 
+  it("ends a job with the code of a rejected push", async () => {
+    const harness = await startHarness({ maxMessageBytes: 64 * 1024 });
+    await startRunner(harness, {
+      kinds: {
+        remote: async (_, context) => {
+          // Not awaited, so the handler itself does not fail.
+          void context.push(binaryPayload(new Uint8Array(100_000)));
+        },
+      },
+    });
+    const { ticket } = await harness.client.exec({ kind: "remote" });
+
+    const consumed = await consume(harness, ticket);
+
+    expect(consumed.code).toBe(Status.RESOURCE_EXHAUSTED);
+  });
+
   it("reports progress to subscribers", async () => {
     const harness = await startHarness();
     await startRunner(harness, {

@@ -11,6 +11,14 @@ const NOT_FOUND = 5;
 const FAILED_PRECONDITION = 9;
 /** gRPC status code of a job whose results could not all be pushed. */
 const UNAVAILABLE = 14;
+/**
+ * gRPC status codes of a push the server rejected for what it carried: the
+ * job ends with the same code, because pushing again would fail again.
+ */
+const REJECTED_PUSH_CODES: ReadonlySet<unknown> = new Set([
+  3, // INVALID_ARGUMENT
+  8, // RESOURCE_EXHAUSTED
+]);
 
 /** The context a job handler receives with its input. */
 export interface JobContext {
@@ -95,7 +103,9 @@ export class JobRun {
     if (pusher.failure) {
       if (isFinal(pusher.failure.error)) return;
       const { message } = failureOf(pusher.failure.error);
-      failure ??= { code: UNAVAILABLE, message: `pushing results failed: ${message}` };
+      const pushCode = (pusher.failure.error as { code?: unknown } | null)?.code;
+      const code = REJECTED_PUSH_CODES.has(pushCode) ? (pushCode as number) : UNAVAILABLE;
+      failure ??= { code, message: `pushing results failed: ${message}` };
     }
     if (this.#ended) return;
     try {
