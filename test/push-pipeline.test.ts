@@ -1,6 +1,7 @@
 import { Status } from "nice-grpc";
 import { describe, expect, it } from "vitest";
 import { RequestQueue } from "../clients/ts/src/request-queue.js";
+import { binaryPayload } from "../src/core/payloads.js";
 import { type Harness, startHarness } from "./support/harness.js";
 import {
   errorInfo,
@@ -95,5 +96,23 @@ describe("PushPipeline", () => {
     expect(first).toBe(2n);
     expect(error.code).toBe(Status.FAILED_PRECONDITION);
     expect(errorInfo(error)?.reason).toBe("LEASE_MISMATCH");
+  });
+  it("ends with RESOURCE_EXHAUSTED after an oversized message", async () => {
+    const harness = await startHarness({ maxData: 2, maxMessageBytes: 1024 });
+    const { ticket, lease } = await startExternalJob(harness);
+    const { requests, nextSequence } = openPipeline(harness);
+    for (let i = 1; i <= 3; i++)
+      requests.send({ ticket, lease, results: numbered(1, i) });
+    await nextSequence();
+    await nextSequence();
+    // The third message waits for room while grpc-js rejects the fourth.
+    const oversized = binaryPayload(new Uint8Array(2_000));
+    requests.send({ ticket, lease, results: [oversized] } as PipelineRequest);
+    const ended = grpcError(nextSequence());
+    await harness.client.pull({ ticket });
+
+    const error = await ended;
+
+    expect(error.code).toBe(Status.RESOURCE_EXHAUSTED);
   });
 });

@@ -146,6 +146,29 @@ describe("runner SDK jobs", () => {
     expect(consumed.code).toBe(Status.RESOURCE_EXHAUSTED);
   });
 
+  it("stores the results before an oversized one, then fails", async () => {
+    const harness = await startHarness({ maxMessageBytes: 1024, maxData: 20 });
+    await startRunner(harness, {
+      kinds: {
+        remote: async (_, context) => {
+          for (let i = 0; i < 300; i++) {
+            void context.push(textPayload(i === 60 ? "x".repeat(3_000) : `r${i}`));
+          }
+        },
+      },
+    });
+    const { ticket } = await harness.client.exec({ kind: "remote" });
+    await vi.waitFor(async () => {
+      const { status } = await harness.client.getStatus({ ticket });
+      expect(status?.bufferedCount).toBe(20n);
+    });
+
+    const consumed = await consume(harness, ticket);
+
+    expect(consumed.results).toHaveLength(60);
+    expect(consumed.code).toBe(Status.RESOURCE_EXHAUSTED);
+  });
+
   it("reports progress to subscribers", async () => {
     const harness = await startHarness();
     await startRunner(harness, {

@@ -95,6 +95,11 @@ export function conductorService(
     async *pushPipeline(requests, context) {
       // The next request is read only once this one is stored and its
       // response written, so a full buffer stops the reads.
+      // NOTE: grpc-js rejects a message over the size limit by itself and
+      // ends the call, while an earlier message may still wait for room
+      // here. The response written for that one afterwards meets an ended
+      // stream, and a tester saw the client then get no status at all in
+      // some runs. The TypeScript SDK never sends such a message.
       for await (const request of requests) {
         const { lastSequence } = await pushOne(conductor, request, context.signal);
         yield { lastSequence };

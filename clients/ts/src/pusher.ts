@@ -1,5 +1,5 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { Client } from "nice-grpc";
+import { type Client, ClientError, Status } from "nice-grpc";
 import type { ClientDefinition } from "./definition.js";
 import type {
   ConductorService,
@@ -7,11 +7,14 @@ import type {
 } from "./gen/conductor/v1/conductor_pb.js";
 import type { Payload } from "./gen/conductor/v1/payload_pb.js";
 import { payloadSizeBound } from "./payloads.js";
+import { encodePushPipelineRequest } from "./push-encoding.js";
 import { RequestQueue } from "./request-queue.js";
 
 type ConductorClient = Client<ClientDefinition<(typeof ConductorService)["method"]>>;
 type PushPipelineRequest = MessageInitShape<typeof PushPipelineRequestSchema>;
 
+/** The method pushes are sent with, named in errors the pusher makes itself. */
+const PUSH_PIPELINE_PATH = "/conductor.v1.ConductorService/PushPipeline";
 /** Maximum results in one message. */
 const MAX_BATCH_RESULTS = 256;
 /** Estimated payload bytes after which a message takes no more results. */
@@ -45,6 +48,8 @@ interface Entry {
   readonly reject: (error: unknown) => void;
   /** The promise the push returned, marked handled before it is rejected. */
   readonly promise: Promise<bigint>;
+  /** Set for a result that no message within the server's limit can carry. */
+  tooLarge?: ClientError;
 }
 
 /**
@@ -66,6 +71,7 @@ export class Pusher {
   readonly #onFailure: (error: unknown) => void;
   /** Estimated payload bytes after which a message takes no more results. */
   readonly #maxBatchBytes: number;
+  readonly #maxMessageBytes: number | undefined;
   /** Entries not sent yet: those of #queue from index #head on. */
   #queue: Entry[] = [];
   #head = 0;
@@ -91,6 +97,7 @@ export class Pusher {
     this.#lease = lease;
     this.#signal = options.signal;
     this.#onFailure = options.onFailure;
+    this.#maxMessageBytes = options.maxMessageBytes;
     const room =
       (options.maxMessageBytes ?? Number.POSITIVE_INFINITY) -
       MESSAGE_OVERHEAD_BYTES -
@@ -129,18 +136,40 @@ export class Pusher {
       const chunks = chunk(payloads, this.#maxBatchBytes);
       for (const [index, { payloads, bytes }] of chunks.entries()) {
         const last = index === chunks.length - 1;
-        this.#queue.push({
+        const entry: Entry = {
           payloads,
           bytes,
           progress: last ? progress : undefined,
           resolve: last ? resolve : () => {},
           reject,
           promise,
-        });
+        };
+        entry.tooLarge = this.#tooLarge(entry);
+        this.#queue.push(entry);
       }
     }
     this.#scheduleSend();
     return promise;
+  }
+
+  /**
+   * Returns the error for an entry whose message would exceed the server's
+   * limit, which only an entry of one large result can. The server would
+   * end the whole stream, with the messages before it still unanswered, so
+   * such a result fails here once those are stored.
+   */
+  #tooLarge(entry: Entry): ClientError | undefined {
+    if (this.#maxMessageBytes === undefined || entry.bytes <= this.#maxBatchBytes) {
+      return undefined;
+    }
+    const size = encodePushPipelineRequest(this.#request([entry])).byteLength;
+    if (size <= this.#maxMessageBytes) return undefined;
+    return new ClientError(
+      PUSH_PIPELINE_PATH,
+      Status.RESOURCE_EXHAUSTED,
+      `a result needs a message of ${size} bytes, over the server's limit of ` +
+        `${this.#maxMessageBytes} bytes`,
+    );
   }
 
   /**
@@ -173,6 +202,12 @@ export class Pusher {
   /** Sends queued entries while fewer than MAX_IN_FLIGHT messages are out. */
   #send(): void {
     while (this.#queuedCount > 0 && this.#inFlight.length < MAX_IN_FLIGHT) {
+      const tooLarge = this.#queue[this.#head]?.tooLarge;
+      if (tooLarge) {
+        // The results before it are stored first, as the server would have.
+        if (this.#inFlight.length === 0) this.#fail(tooLarge);
+        return;
+      }
       const batch = this.#takeBatch();
       this.#inFlight.push(batch);
       this.#open().send(this.#request(batch));
