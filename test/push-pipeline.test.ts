@@ -29,6 +29,22 @@ function openPipeline(harness: Harness) {
   return { requests, nextSequence };
 }
 
+/**
+ * Starts a job with a buffer of two results and sends it three one-result
+ * messages: the first two get their responses, and the third waits for room.
+ */
+async function pipelineWithHeldMessage(options: Parameters<typeof startHarness>[0]) {
+  const harness = await startHarness({ ...options, maxData: 2 });
+  const job = await startExternalJob(harness);
+  const pipeline = openPipeline(harness);
+  for (let i = 1; i <= 3; i++) {
+    pipeline.requests.send({ ...job, results: numbered(1, i) });
+  }
+  await pipeline.nextSequence();
+  await pipeline.nextSequence();
+  return { harness, ...job, ...pipeline };
+}
+
 describe("PushPipeline", () => {
   it("responds to each message with its last sequence", async () => {
     const harness = await startHarness();
@@ -60,13 +76,7 @@ describe("PushPipeline", () => {
   });
 
   it("holds the response while the buffer is full", async () => {
-    const harness = await startHarness({ maxData: 2 });
-    const { ticket, lease } = await startExternalJob(harness);
-    const { requests, nextSequence } = openPipeline(harness);
-    for (let i = 1; i <= 3; i++)
-      requests.send({ ticket, lease, results: numbered(1, i) });
-    await nextSequence();
-    await nextSequence();
+    const { harness, ticket, requests, nextSequence } = await pipelineWithHeldMessage({});
 
     let thirdSettled = false;
     const third = nextSequence().then((sequence) => {
@@ -97,14 +107,10 @@ describe("PushPipeline", () => {
     expect(error.code).toBe(Status.FAILED_PRECONDITION);
     expect(errorInfo(error)?.reason).toBe("LEASE_MISMATCH");
   });
+
   it("ends with RESOURCE_EXHAUSTED after an oversized message", async () => {
-    const harness = await startHarness({ maxData: 2, maxMessageBytes: 1024 });
-    const { ticket, lease } = await startExternalJob(harness);
-    const { requests, nextSequence } = openPipeline(harness);
-    for (let i = 1; i <= 3; i++)
-      requests.send({ ticket, lease, results: numbered(1, i) });
-    await nextSequence();
-    await nextSequence();
+    const { harness, ticket, lease, requests, nextSequence } =
+      await pipelineWithHeldMessage({ maxMessageBytes: 1024 });
     // The third message waits for room while grpc-js rejects the fourth.
     const oversized = binaryPayload(new Uint8Array(2_000));
     requests.send({ ticket, lease, results: [oversized] } as PipelineRequest);
