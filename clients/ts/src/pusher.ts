@@ -102,7 +102,7 @@ export class Pusher {
       (options.maxMessageBytes ?? Number.POSITIVE_INFINITY) -
       MESSAGE_OVERHEAD_BYTES -
       Buffer.byteLength(lease);
-    // A single result over the limit still goes alone, for the server to reject.
+    // A single result larger than this still makes a message of its own (see #tooLarge).
     this.#maxBatchBytes = Math.max(0, Math.min(MAX_BATCH_BYTES, room));
   }
 
