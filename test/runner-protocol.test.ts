@@ -243,6 +243,33 @@ describe("RunnerService fencing", () => {
     expect(consumed.error?.details).toBe("input file is gone");
   });
 
+  it("keeps a revoked job's slot until the runner finishes it", async () => {
+    const { harness, runner, ticket, lease } = await heldJob();
+    await harness.client.cancel({ ticket });
+    const { ticket: next } = await harness.client.exec({ kind: "remote" });
+
+    const queued = await harness.client.getStatus({ ticket: next });
+    const finish = await grpcError(runnerClient(harness).finish({ ticket, lease }));
+    const assigned = await nextAssignment(runner);
+
+    expect(queued.status?.state).toBe(JobState.QUEUED);
+    expect(finish.code).toBe(Status.FAILED_PRECONDITION);
+    expect(assigned.ticket).toBe(next);
+  });
+
+  it("frees a revoked job's slot after the runner timeout", async () => {
+    const { harness, runner, ticket } = await heldJob({ runnerTimeoutMs: 600 });
+    const heartbeats = setInterval(() => runner.send(HEARTBEAT), 100);
+    await harness.client.cancel({ ticket });
+    const { ticket: next } = await harness.client.exec({ kind: "remote" });
+
+    const assigned = await nextAssignment(runner).finally(() =>
+      clearInterval(heartbeats),
+    );
+
+    expect(assigned.ticket).toBe(next);
+  });
+
   it("revokes a cancelled job on the runner's stream", async () => {
     const { harness, runner, ticket, lease } = await heldJob();
     await harness.client.cancel({ ticket });

@@ -169,6 +169,47 @@ describe("runner SDK jobs", () => {
     expect(consumed.code).toBe(Status.RESOURCE_EXHAUSTED);
   });
 
+  it("frees a cancelled job's slot once its handler returns", async () => {
+    // Far longer than the test, so that only the runner's Finish frees the slot.
+    const harness = await startHarness({ runnerTimeoutMs: 60_000 });
+    const stop = deferred();
+    const events: string[] = [];
+    await startRunner(harness, {
+      concurrency: 1,
+      kinds: {
+        remote: async (input) => {
+          const name = input.data.case === "text" ? input.data.value : "";
+          events.push(`${name} started`);
+          // The first job ignores its abort signal until the test stops it.
+          if (name === "first") await stop.promise;
+          events.push(`${name} returned`);
+        },
+      },
+    });
+    const { ticket: first } = await harness.client.exec({
+      kind: "remote",
+      input: textPayload("first"),
+    });
+    await vi.waitFor(() => expect(events).toContain("first started"));
+    await harness.client.cancel({ ticket: first });
+    const { ticket: second } = await harness.client.exec({
+      kind: "remote",
+      input: textPayload("second"),
+    });
+    // Long enough for the second job to start if the slot were free.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    stop.resolve();
+
+    await consume(harness, second);
+
+    expect(events).toEqual([
+      "first started",
+      "first returned",
+      "second started",
+      "second returned",
+    ]);
+  });
+
   it("reports progress to subscribers", async () => {
     const harness = await startHarness();
     await startRunner(harness, {

@@ -118,7 +118,14 @@ export class RunnerHub implements RemoteDispatcher {
     // releases the job once the lease arrives.
     if (!job.lease) return;
     runner.sendRevocation(ticket, job.lease.lease, "job cancelled");
-    this.#release(runner, ticket);
+    // The slot stays taken until the runner finishes the job, which shows
+    // that its work stopped, so that a handler slow to stop does not push
+    // its runner past its concurrency. A runner that never finishes a
+    // revoked job gets the slot back after runnerTimeoutMs.
+    job.releaseTimer = setTimeout(() => {
+      if (runner.jobs.get(ticket) === job) this.#release(runner, ticket);
+    }, this.#options.runnerTimeoutMs);
+    job.releaseTimer.unref();
   }
 
   /**
@@ -192,8 +199,14 @@ export class RunnerHub implements RemoteDispatcher {
    * does not hold the job.
    */
   async finish(ticket: bigint, lease: string, failure?: JobFailure): Promise<void> {
-    await this.#store.finish(ticket, lease, failure);
     const runner = this.#holders.get(ticket);
+    const job = runner?.jobs.get(ticket);
+    // Finishing a revoked job frees its slot, although the store rejects
+    // the finish of a job that was cancelled.
+    if (runner && job?.revoked && job.lease?.lease === lease) {
+      this.#release(runner, ticket);
+    }
+    await this.#store.finish(ticket, lease, failure);
     if (runner?.jobs.get(ticket)?.lease?.lease === lease) {
       this.#release(runner, ticket);
     }
@@ -214,7 +227,10 @@ export class RunnerHub implements RemoteDispatcher {
     this.#queue.clear();
     this.#liveness.clear();
     const error = new ServerError(Status.UNAVAILABLE, "server is shutting down");
-    for (const runner of this.#runners.values()) runner.close(error);
+    for (const runner of this.#runners.values()) {
+      for (const job of runner.jobs.values()) clearTimeout(job.releaseTimer);
+      runner.close(error);
+    }
     this.#runners.clear();
     this.#holders.clear();
   }
@@ -351,6 +367,7 @@ export class RunnerHub implements RemoteDispatcher {
   }
 
   #forget(runner: RunnerConnection, ticket: bigint): void {
+    clearTimeout(runner.jobs.get(ticket)?.releaseTimer);
     runner.jobs.delete(ticket);
     if (this.#holders.get(ticket) === runner) this.#holders.delete(ticket);
   }

@@ -24,8 +24,13 @@ export interface HeldJob {
   readonly order: number;
   /** The attempt's lease; unset while the store is starting the attempt. */
   lease: Lease | undefined;
-  /** Set when the job was cancelled before its lease arrived. */
+  /** Set when the job was cancelled, before or after its lease arrived. */
   revoked: boolean;
+  /**
+   * Frees the slot of a revoked job whose runner never finishes it. The
+   * slot is kept meanwhile, because the job may still be running there.
+   */
+  releaseTimer?: NodeJS.Timeout | undefined;
 }
 
 /**

@@ -74,6 +74,8 @@ export class JobRun {
   readonly #calls = new AbortController();
   /** Set once the server no longer counts this attempt as running. */
   #ended = false;
+  /** Set when the server revoked the job; its slot there is kept until Finish. */
+  #revoked = false;
 
   constructor(assignment: Assignment, handler: JobHandler, clients: JobRunClients) {
     this.assignment = assignment;
@@ -83,7 +85,9 @@ export class JobRun {
 
   /**
    * Runs the handler, waits until its pushes are stored, then calls
-   * Finish unless the attempt ended first. Never rejects.
+   * Finish unless the attempt ended first. A revoked job is finished too,
+   * once its handler returned, to free its slot on the server. Never
+   * rejects.
    */
   async run(): Promise<void> {
     const { ticket, lease, input } = this.assignment;
@@ -100,6 +104,10 @@ export class JobRun {
       failure = failureOf(error);
     }
     await pusher.flush();
+    if (this.#revoked) {
+      await this.#acknowledgeRevocation();
+      return;
+    }
     if (pusher.failure) {
       if (isFinal(pusher.failure.error)) return;
       const { message } = failureOf(pusher.failure.error);
@@ -120,8 +128,26 @@ export class JobRun {
 
   /** Aborts the handler because the server revoked the job. */
   revoke(reason: string): void {
-    this.#ended = true;
+    this.#revoked = true;
     this.#job.abort(new DOMException(`job revoked: ${reason}`, "AbortError"));
+  }
+
+  /**
+   * Tells the server that the revoked job stopped, which frees its slot
+   * there. The server still rejects the Finish of a cancelled job with
+   * FAILED_PRECONDITION, so that error is expected.
+   */
+  async #acknowledgeRevocation(): Promise<void> {
+    if (this.#ended) return;
+    const { ticket, lease } = this.assignment;
+    try {
+      await this.#clients.runner.finish(
+        { ticket, lease },
+        { signal: this.#calls.signal },
+      );
+    } catch (error) {
+      if (!this.#ended && !isFinal(error)) this.#clients.onError(error);
+    }
   }
 
   /** Aborts the handler and its calls because the lease is dead. */

@@ -268,8 +268,9 @@ func (s *session) wait() {
 	}
 }
 
-// run does one job and finishes it, unless it was revoked: a revoked
-// job's lease is no longer valid, so Push and Finish would be rejected.
+// run does one job and finishes it. A revoked job is finished too, once
+// its work stopped: the server rejects that Finish, as the job is closed,
+// but it frees the job's slot there.
 func (s *session) run(ctx context.Context, assignment *conductorv1.Assignment) {
 	ticket, lease := assignment.GetTicket(), assignment.GetLease()
 	push := func(results ...*conductorv1.Payload) error {
@@ -283,12 +284,14 @@ func (s *session) run(ctx context.Context, assignment *conductorv1.Assignment) {
 	s.mu.Lock()
 	revoked := s.jobs[ticket].revoked
 	s.mu.Unlock()
-	if revoked {
-		s.runner.logger().Info("job revoked", "ticket", ticket)
-		return
-	}
 	finishCtx, cancel := context.WithTimeout(s.ctx, callTimeout)
 	defer cancel()
+	if revoked {
+		s.runner.logger().Info("job revoked", "ticket", ticket)
+		_, err := s.runner.Runners.Finish(finishCtx, &conductorv1.FinishRequest{Ticket: ticket, Lease: lease})
+		s.runner.logger().Debug("finish of revoked job", "ticket", ticket, "error", err)
+		return
+	}
 	request := &conductorv1.FinishRequest{Ticket: ticket, Lease: lease, Error: jobError(workErr)}
 	if _, err := s.runner.Runners.Finish(finishCtx, request); err != nil {
 		s.runner.logger().Error("finish failed", "ticket", ticket, "error", err)

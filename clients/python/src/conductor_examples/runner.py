@@ -241,8 +241,9 @@ class _Session:
                 self._idle.notify_all()
 
     def _do(self, job: _Job) -> None:
-        """Run one job and finish it, unless it was revoked: a revoked job's
-        lease is no longer valid, so Push and Finish would be rejected."""
+        """Run one job and finish it. A revoked job is finished too, once its
+        work stopped: the server rejects that Finish, as the job is closed,
+        but it frees the job's slot there."""
         runner = self._runner
         ticket, lease = job.assignment.ticket, job.assignment.lease
 
@@ -261,6 +262,11 @@ class _Session:
             )
         if job.revoked:
             log.info("job %d revoked", ticket)
+            request = runner_pb2.FinishRequest(ticket=ticket, lease=lease)
+            try:
+                runner.runners.Finish(request, timeout=CALL_TIMEOUT_S)
+            except grpc.RpcError as failure:
+                log.debug("finish of revoked job %d: %s", ticket, failure.code())
             return
         request = runner_pb2.FinishRequest(ticket=ticket, lease=lease, error=error)
         runner.runners.Finish(request, timeout=CALL_TIMEOUT_S)
