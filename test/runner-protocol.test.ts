@@ -1,6 +1,11 @@
-import { toBinary } from "@bufbuild/protobuf";
-import { Status } from "nice-grpc";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { createClient, Status } from "nice-grpc";
 import { describe, expect, it, vi } from "vitest";
+import { clientDefinition } from "../clients/ts/src/definition.js";
+import { ConductorService } from "../clients/ts/src/gen/conductor/v1/conductor_pb.js";
+import { AssignmentSchema } from "../clients/ts/src/gen/conductor/v1/runner_pb.js";
+import { JobRun } from "../clients/ts/src/job-run.js";
+import { textPayload } from "../clients/ts/src/payloads.js";
 import { JobState } from "../src/gen/conductor/v1/payload_pb.js";
 import { ListRunnersResponseSchema } from "../src/gen/conductor/v1/runner_pb.js";
 import { MAX_LIST_RUNNERS_BYTES } from "../src/runner/runner-list.js";
@@ -266,6 +271,42 @@ describe("RunnerService fencing", () => {
     const assigned = await nextAssignment(runner).finally(() =>
       clearInterval(heartbeats),
     );
+
+    expect(assigned.ticket).toBe(next);
+  });
+
+  it("frees a cancelled job's slot when the SDK's push fails first", async () => {
+    // A long timeout, so that only a Finish frees the slot in time.
+    const { harness, runner, ticket, lease } = await heldJob({
+      maxData: 1,
+      runnerTimeoutMs: 60_000,
+    });
+    const definition = clientDefinition(ConductorService);
+    const run = new JobRun(
+      create(AssignmentSchema, { ticket, lease, kind: "remote", input: textPayload("") }),
+      async (_, context) => {
+        await context.push(textPayload("stored"));
+        // Waits for room until the cancel closes the ticket.
+        await context.push(textPayload("refused")).catch(() => {});
+      },
+      {
+        conductor: createClient(definition, harness.channel),
+        runner: runnerClient(harness),
+        onError: () => {},
+      },
+    );
+    // The job runs here instead of on the raw runner, which reads no
+    // Revocation: the run learns of the cancel from its push alone.
+    const done = run.run();
+    await vi.waitFor(async () => {
+      const { status } = await harness.client.getStatus({ ticket });
+      expect(status?.pushedCount).toBe(1n);
+    });
+    await harness.client.cancel({ ticket });
+    await done;
+    const { ticket: next } = await harness.client.exec({ kind: "remote" });
+
+    const assigned = await nextAssignment(runner);
 
     expect(assigned.ticket).toBe(next);
   });

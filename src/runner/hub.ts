@@ -183,12 +183,14 @@ export class RunnerHub implements RemoteDispatcher {
     runner.close(error);
     this.#runners.delete(runner.id);
     const lost = [...runner.jobs.values()].filter((job) => job.lease);
+    // Cancelled jobs it had not finished yet are no loss.
+    const running = lost.filter((job) => !job.revoked);
     const fields = {
       runnerId: runner.id,
       reason,
-      tickets: lost.map((job) => String(job.ticket)),
+      tickets: running.map((job) => String(job.ticket)),
     };
-    if (lost.length > 0) this.#logger?.warn(fields, "runner lost");
+    if (running.length > 0) this.#logger?.warn(fields, "runner lost");
     else this.#logger?.info(fields, "runner disconnected");
     for (const job of lost) void this.#recover(runner, job, reason);
   }

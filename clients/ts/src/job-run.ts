@@ -104,12 +104,13 @@ export class JobRun {
       failure = failureOf(error);
     }
     await pusher.flush();
-    if (this.#revoked) {
-      await this.#acknowledgeRevocation();
+    // A push can fail because the job was cancelled before its Revocation
+    // arrives, and that job needs the same Finish to free its slot.
+    if (this.#revoked || (pusher.failure && isFinal(pusher.failure.error))) {
+      await this.#finishClosedJob();
       return;
     }
     if (pusher.failure) {
-      if (isFinal(pusher.failure.error)) return;
       const { message } = failureOf(pusher.failure.error);
       const pushCode = (pusher.failure.error as { code?: unknown } | null)?.code;
       const code = REJECTED_PUSH_CODES.has(pushCode) ? (pushCode as number) : UNAVAILABLE;
@@ -133,11 +134,11 @@ export class JobRun {
   }
 
   /**
-   * Tells the server that the revoked job stopped, which frees its slot
-   * there. The server still rejects the Finish of a cancelled job with
-   * FAILED_PRECONDITION, so that error is expected.
+   * Tells the server that the work of a revoked or otherwise closed job
+   * stopped, which frees a cancelled job's slot there. The server still
+   * rejects the Finish of a closed job, so that error is expected.
    */
-  async #acknowledgeRevocation(): Promise<void> {
+  async #finishClosedJob(): Promise<void> {
     if (this.#ended) return;
     const { ticket, lease } = this.assignment;
     try {

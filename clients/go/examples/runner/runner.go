@@ -294,7 +294,12 @@ func (s *session) run(ctx context.Context, assignment *conductorv1.Assignment) {
 	}
 	request := &conductorv1.FinishRequest{Ticket: ticket, Lease: lease, Error: jobError(workErr)}
 	if _, err := s.runner.Runners.Finish(finishCtx, request); err != nil {
-		s.runner.logger().Error("finish failed", "ticket", ticket, "error", err)
+		// A job cancelled before its Revocation arrived is closed already.
+		if status.Code(err) == codes.FailedPrecondition {
+			s.runner.logger().Info("job closed before it finished", "ticket", ticket, "error", err)
+		} else {
+			s.runner.logger().Error("finish failed", "ticket", ticket, "error", err)
+		}
 	}
 }
 

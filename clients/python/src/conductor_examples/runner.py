@@ -269,7 +269,13 @@ class _Session:
                 log.debug("finish of revoked job %d: %s", ticket, failure.code())
             return
         request = runner_pb2.FinishRequest(ticket=ticket, lease=lease, error=error)
-        runner.runners.Finish(request, timeout=CALL_TIMEOUT_S)
+        try:
+            runner.runners.Finish(request, timeout=CALL_TIMEOUT_S)
+        except grpc.RpcError as failure:
+            # A job cancelled before its Revocation arrived is closed already.
+            if failure.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                raise
+            log.info("job %d closed before it finished: %s", ticket, failure.details())
 
 
 class _StreamEnded(grpc.RpcError):
