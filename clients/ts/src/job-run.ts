@@ -112,7 +112,7 @@ export class JobRun {
     }
     if (pusher.failure) {
       const { message } = failureOf(pusher.failure.error);
-      const pushCode = (pusher.failure.error as { code?: unknown } | null)?.code;
+      const pushCode = codeOf(pusher.failure.error);
       const code = REJECTED_PUSH_CODES.has(pushCode) ? (pushCode as number) : UNAVAILABLE;
       failure ??= { code, message: `pushing results failed: ${message}` };
     }
@@ -189,6 +189,11 @@ function markHandled<T>(promise: Promise<T>): Promise<T> {
 
 /** Returns whether a failed call shows that the job is over or no longer ours. */
 function isFinal(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
+  const code = codeOf(error);
   return code === FAILED_PRECONDITION || code === NOT_FOUND;
+}
+
+/** Returns the gRPC status code of a call's error; undefined for other errors. */
+function codeOf(error: unknown): unknown {
+  return (error as { code?: unknown } | null)?.code;
 }

@@ -1,9 +1,9 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type Client, ClientError, Status } from "nice-grpc";
 import type { ClientDefinition } from "./definition.js";
-import type {
+import {
   ConductorService,
-  PushPipelineRequestSchema,
+  type PushPipelineRequestSchema,
 } from "./gen/conductor/v1/conductor_pb.js";
 import type { Payload } from "./gen/conductor/v1/payload_pb.js";
 import { payloadSizeBound } from "./payloads.js";
@@ -14,7 +14,7 @@ type ConductorClient = Client<ClientDefinition<(typeof ConductorService)["method
 type PushPipelineRequest = MessageInitShape<typeof PushPipelineRequestSchema>;
 
 /** The method pushes are sent with, named in errors the pusher makes itself. */
-const PUSH_PIPELINE_PATH = "/conductor.v1.ConductorService/PushPipeline";
+const PUSH_PIPELINE_PATH = `/${ConductorService.typeName}/${ConductorService.method.pushPipeline.name}`;
 /** Maximum results in one message. */
 const MAX_BATCH_RESULTS = 256;
 /** Estimated payload bytes after which a message takes no more results. */
@@ -123,11 +123,12 @@ export class Pusher {
       this.#onFailure(error);
       return handledRejection(error);
     }
-    let settlers: Pick<Entry, "resolve" | "reject"> | undefined;
-    const promise = new Promise<bigint>((resolve, reject) => {
-      settlers = { resolve, reject };
+    let resolve: Entry["resolve"] = () => {};
+    let reject: Entry["reject"] = () => {};
+    const promise = new Promise<bigint>((settle, fail) => {
+      resolve = settle;
+      reject = fail;
     });
-    const { resolve, reject } = settlers as Pick<Entry, "resolve" | "reject">;
     const bytes = sizeBound(payloads);
     if (payloads.length <= MAX_BATCH_RESULTS && bytes <= this.#maxBatchBytes) {
       // Most pushes fit one message: one entry, without splitting.

@@ -284,18 +284,17 @@ func (s *session) run(ctx context.Context, assignment *conductorv1.Assignment) {
 	s.mu.Lock()
 	revoked := s.jobs[ticket].revoked
 	s.mu.Unlock()
-	finishCtx, cancel := context.WithTimeout(s.ctx, callTimeout)
-	defer cancel()
+	request := &conductorv1.FinishRequest{Ticket: ticket, Lease: lease, Error: jobError(workErr)}
 	if revoked {
 		s.runner.logger().Info("job revoked", "ticket", ticket)
-		_, err := s.runner.Runners.Finish(finishCtx, &conductorv1.FinishRequest{Ticket: ticket, Lease: lease})
-		s.runner.logger().Debug("finish of revoked job", "ticket", ticket, "error", err)
-		return
+		request.Error = nil
 	}
-	request := &conductorv1.FinishRequest{Ticket: ticket, Lease: lease, Error: jobError(workErr)}
+	finishCtx, cancel := context.WithTimeout(s.ctx, callTimeout)
+	defer cancel()
 	if _, err := s.runner.Runners.Finish(finishCtx, request); err != nil {
-		// A job cancelled before its Revocation arrived is closed already.
-		if status.Code(err) == codes.FailedPrecondition {
+		// A revoked job, or one cancelled before its Revocation arrived, is
+		// closed already: its Finish is rejected but frees its slot.
+		if revoked || status.Code(err) == codes.FailedPrecondition {
 			s.runner.logger().Info("job closed before it finished", "ticket", ticket, "error", err)
 		} else {
 			s.runner.logger().Error("finish failed", "ticket", ticket, "error", err)

@@ -262,18 +262,14 @@ class _Session:
             )
         if job.revoked:
             log.info("job %d revoked", ticket)
-            request = runner_pb2.FinishRequest(ticket=ticket, lease=lease)
-            try:
-                runner.runners.Finish(request, timeout=CALL_TIMEOUT_S)
-            except grpc.RpcError as failure:
-                log.debug("finish of revoked job %d: %s", ticket, failure.code())
-            return
+            error = None
         request = runner_pb2.FinishRequest(ticket=ticket, lease=lease, error=error)
         try:
             runner.runners.Finish(request, timeout=CALL_TIMEOUT_S)
         except grpc.RpcError as failure:
-            # A job cancelled before its Revocation arrived is closed already.
-            if failure.code() != grpc.StatusCode.FAILED_PRECONDITION:
+            # A revoked job, or one cancelled before its Revocation arrived,
+            # is closed already: its Finish is rejected but frees its slot.
+            if not job.revoked and failure.code() != grpc.StatusCode.FAILED_PRECONDITION:
                 raise
             log.info("job %d closed before it finished: %s", ticket, failure.details())
 
