@@ -41,6 +41,16 @@ const MAX_CHUNK_BYTES = 64 * 1024;
  */
 const COPY_LIMIT_BYTES = 1024;
 
+/** Small payloads that lie in order in one request and are stored together. */
+interface Run {
+  /** Index of the run's last payload. */
+  readonly last: number;
+  /** Bytes of the run's stored results. */
+  readonly bytes: number;
+  /** The offset in the request at which the last payload's encoding ends. */
+  readonly sourceEnd: number;
+}
+
 /** How many delivered results a log keeps for resumed reads. */
 export interface Retention {
   /** Results kept whatever their size. */
@@ -189,15 +199,15 @@ export class ResultLog {
   }
 
   /**
-   * Finds the last payload of a run from index `from` whose stored results
-   * fit in `room` bytes, and the bytes they take.
+   * Finds the run of payloads from index `from` whose stored results fit
+   * in `room` bytes.
    */
   #measureRun(
     payloads: readonly Payload[],
     from: number,
     end: number,
     room: number,
-  ): { last: number; bytes: number } {
+  ): Run {
     const first = payloads[from] as EncodedPayload;
     const source = EncodedPayload.source(first);
     let sourceEnd =
@@ -219,7 +229,7 @@ export class ResultLog {
       sourceEnd = start + length;
       last = k;
     }
-    return { last, bytes };
+    return { last, bytes, sourceEnd };
   }
 
   /**
@@ -229,25 +239,16 @@ export class ResultLog {
    * framing. Copying each payload on its own made a view of the request
    * per result, the largest item of a profile of storing 64 B results.
    */
-  #copyRun(
-    chunk: Buffer,
-    payloads: readonly Payload[],
-    from: number,
-    run: { last: number; bytes: number },
-  ): void {
+  #copyRun(chunk: Buffer, payloads: readonly Payload[], from: number, run: Run): void {
     const first = payloads[from] as EncodedPayload;
     const source = EncodedPayload.source(first) as Buffer;
     const sourceStart = EncodedPayload.start(first);
-    const lastPayload = payloads[run.last] as EncodedPayload;
-    const sourceEnd =
-      EncodedPayload.start(lastPayload) +
-      (EncodedPayload.encodedLength(lastPayload) ?? 0);
     const firstLength = EncodedPayload.encodedLength(first) ?? 0;
     const base = this.#fill + this.#storedSize(from, from, firstLength) - firstLength;
     const bytes = new Uint8Array(
       source.buffer,
       source.byteOffset + sourceStart,
-      sourceEnd - sourceStart,
+      run.sourceEnd - sourceStart,
     );
     chunk.set(bytes, base);
     let resultEnd = this.#fill + run.bytes;
