@@ -3,12 +3,11 @@ import { join } from "node:path";
 import { Child } from "./lib/child.js";
 import {
   CONDUCTOR_PATHS,
-  expectResults,
   finishedBacklog,
   finishJob,
   leasedJob,
   pushResults,
-  subscribeAndCount,
+  subscribeAll,
 } from "./lib/conductor-calls.js";
 import { encodePullRequest } from "./lib/messages.js";
 import { RawClient } from "./lib/raw-client.js";
@@ -104,10 +103,9 @@ async function subscribeRound(contender: Contender): Promise<number> {
     RESULTS_PER_PUSH,
     RESULT_BYTES,
   );
-  return timed(contender, BACKLOG_RESULTS, async () => {
-    const counts = await subscribeAndCount(client, job.ticket);
-    expectResults(counts, BACKLOG_RESULTS, "Subscribe");
-  });
+  return timed(contender, BACKLOG_RESULTS, () =>
+    subscribeAll(client, job.ticket, BACKLOG_RESULTS),
+  );
 }
 
 /** Times pushing a backlog into a running job, which is then finished. */

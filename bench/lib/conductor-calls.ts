@@ -106,6 +106,15 @@ export async function countStream(
   return counts;
 }
 
+/** Reads a ticket to its end with Subscribe and checks that `count` results came. */
+export async function subscribeAll(
+  client: RawClient,
+  ticket: bigint,
+  count: number,
+): Promise<void> {
+  expectResults(await subscribeAndCount(client, ticket), count, "Subscribe");
+}
+
 /** Throws when a stream delivered another number of results than expected. */
 export function expectResults(
   counts: StreamCounts,
