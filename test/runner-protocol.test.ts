@@ -248,7 +248,7 @@ describe("RunnerService fencing", () => {
     expect(consumed.error?.details).toBe("input file is gone");
   });
 
-  it("keeps a revoked job's slot until the runner finishes it", async () => {
+  it("keeps revoked job's slot until Finish", async () => {
     const { harness, runner, ticket, lease } = await heldJob();
     await harness.client.cancel({ ticket });
     const { ticket: next } = await harness.client.exec({ kind: "remote" });
@@ -262,7 +262,7 @@ describe("RunnerService fencing", () => {
     expect(assigned.ticket).toBe(next);
   });
 
-  it("frees a revoked job's slot after the runner timeout", async () => {
+  it("frees revoked slot after runner timeout", async () => {
     const { harness, runner, ticket } = await heldJob({ runnerTimeoutMs: 600 });
     const heartbeats = setInterval(() => runner.send(HEARTBEAT), 100);
     await harness.client.cancel({ ticket });
@@ -275,7 +275,7 @@ describe("RunnerService fencing", () => {
     expect(assigned.ticket).toBe(next);
   });
 
-  it("frees a cancelled job's slot when the SDK's push fails first", async () => {
+  it("frees slot when push sees cancel first", async () => {
     // A long timeout, so that only a Finish frees the slot in time.
     const { harness, runner, ticket, lease } = await heldJob({
       maxData: 1,

@@ -5,6 +5,7 @@ import {
   connectRunner,
   type JobContext,
   JobError,
+  type JobHandler,
   PushAfterEndError,
   textPayload,
 } from "../clients/ts/src/index.js";
@@ -19,6 +20,13 @@ async function consume(harness: Harness, ticket: bigint) {
   const consumed = await drain(harness.client.subscribe({ ticket }));
   const results = consumed.messages.flatMap((message) => message.results);
   return { ...consumed, results };
+}
+
+/** Starts a runner whose `remote` kind runs `handler` and starts one job of it. */
+async function execRemote(harness: Harness, handler: JobHandler): Promise<bigint> {
+  await startRunner(harness, { kinds: { remote: handler } });
+  const { ticket } = await harness.client.exec({ kind: "remote" });
+  return ticket;
 }
 
 /** A promise and the function that resolves it. */
@@ -109,19 +117,14 @@ describe("runner SDK jobs", () => {
     expect(consumed.code).toBe(Status.OK);
   });
 
-  it("keeps push messages within the server's limit", async () => {
+  it("splits pushes to the message limit", async () => {
     const harness = await startHarness({ maxMessageBytes: 256 * 1024 });
-    await startRunner(harness, {
-      kinds: {
-        remote: async (_, context) => {
-          // 600 KB in all: one message of them would be refused.
-          for (let i = 0; i < 300; i++) {
-            void context.push(binaryPayload(new Uint8Array(2_000).fill(i % 256)));
-          }
-        },
-      },
+    const ticket = await execRemote(harness, async (_, context) => {
+      // 600 KB in all: one message of them would be rejected.
+      for (let i = 0; i < 300; i++) {
+        void context.push(binaryPayload(new Uint8Array(2_000).fill(i % 256)));
+      }
     });
-    const { ticket } = await harness.client.exec({ kind: "remote" });
 
     const consumed = await consume(harness, ticket);
 
@@ -129,35 +132,25 @@ describe("runner SDK jobs", () => {
     expect(consumed.code).toBe(Status.OK);
   });
 
-  it("ends a job with the code of a rejected push", async () => {
+  it("ends job with rejected push's code", async () => {
     const harness = await startHarness({ maxMessageBytes: 64 * 1024 });
-    await startRunner(harness, {
-      kinds: {
-        remote: async (_, context) => {
-          // Not awaited, so the handler itself does not fail.
-          void context.push(binaryPayload(new Uint8Array(100_000)));
-        },
-      },
+    const ticket = await execRemote(harness, async (_, context) => {
+      // Not awaited, so the handler itself does not fail.
+      void context.push(binaryPayload(new Uint8Array(100_000)));
     });
-    const { ticket } = await harness.client.exec({ kind: "remote" });
 
     const consumed = await consume(harness, ticket);
 
     expect(consumed.code).toBe(Status.RESOURCE_EXHAUSTED);
   });
 
-  it("stores the results before an oversized one, then fails", async () => {
+  it("stores results before an oversized one", async () => {
     const harness = await startHarness({ maxMessageBytes: 1024, maxData: 20 });
-    await startRunner(harness, {
-      kinds: {
-        remote: async (_, context) => {
-          for (let i = 0; i < 300; i++) {
-            void context.push(textPayload(i === 60 ? "x".repeat(3_000) : `r${i}`));
-          }
-        },
-      },
+    const ticket = await execRemote(harness, async (_, context) => {
+      for (let i = 0; i < 300; i++) {
+        void context.push(textPayload(i === 60 ? "x".repeat(3_000) : `r${i}`));
+      }
     });
-    const { ticket } = await harness.client.exec({ kind: "remote" });
     await vi.waitFor(async () => {
       const { status } = await harness.client.getStatus({ ticket });
       expect(status?.bufferedCount).toBe(20n);
@@ -169,7 +162,7 @@ describe("runner SDK jobs", () => {
     expect(consumed.code).toBe(Status.RESOURCE_EXHAUSTED);
   });
 
-  it("frees a cancelled job's slot once its handler returns", async () => {
+  it("frees cancelled slot after handler returns", async () => {
     // Far longer than the test, so that only the runner's Finish frees the slot.
     const harness = await startHarness({ runnerTimeoutMs: 60_000 });
     const stop = deferred();
