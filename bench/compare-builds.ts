@@ -3,11 +3,13 @@ import { join } from "node:path";
 import { Child } from "./lib/child.js";
 import {
   CONDUCTOR_PATHS,
+  expectResults,
   finishedBacklog,
   finishJob,
   leasedJob,
   pushResults,
   subscribeAll,
+  subscribeAndCount,
 } from "./lib/conductor-calls.js";
 import { encodePullRequest } from "./lib/messages.js";
 import { RawClient } from "./lib/raw-client.js";
@@ -25,6 +27,9 @@ import { median } from "./lib/stats.js";
  *              through PushStream, 256 to a message (per result)
  *   ingest     a PushStream of 64 B results, 256 to a message, into a
  *              running job (per result)
+ *   single     a Subscribe to a job that pushes 64 B results one at a time
+ *              from inside a server with maxData 1, so that each message
+ *              carries one result (per result)
  *
  * usage: node dist/benchmarks/bench/compare-builds.js WORKLOAD [--server-flag FLAG]... BUILD...
  * where each BUILD is the `dist` directory of a checkout after `npm run build`,
@@ -45,6 +50,8 @@ interface Workload {
   readonly unit: string;
   /** Results the server buffers before the rounds start. */
   readonly buffered: number;
+  /** The servers' maxData; room for the backlogs when not given. */
+  readonly maxData?: number;
   /** Runs once untimed, so that compiled code is warm. */
   warmUp(contender: Contender): Promise<void>;
   /** Runs one timed round and returns the server CPU per unit, in µs. */
@@ -55,6 +62,8 @@ const PULL_CALLS = 3000;
 const PULL_WARM_UP_CALLS = 1000;
 /** Results per round of subscribe and ingest. */
 const BACKLOG_RESULTS = 100_000;
+/** Results per round of single, each in its own message. */
+const SINGLE_RESULTS = 20_000;
 const RESULT_BYTES = 64;
 const RESULTS_PER_PUSH = 256;
 
@@ -82,8 +91,9 @@ function backlogWorkload(round: (contender: Contender) => Promise<number>): Work
 
 const subscribe = backlogWorkload(subscribeRound);
 const ingest = backlogWorkload(ingestRound);
+const single: Workload = { ...backlogWorkload(singleRound), maxData: 1 };
 
-const WORKLOADS: Record<string, Workload> = { pull, subscribe, ingest };
+const WORKLOADS: Record<string, Workload> = { pull, subscribe, ingest, single };
 
 async function pullCalls(contender: Contender, calls: number): Promise<void> {
   const ticket = await contender.server.request<bigint>("ticket");
@@ -128,6 +138,23 @@ async function ingestRound(contender: Contender): Promise<number> {
   return cpuUsPerResult;
 }
 
+/** Times a Subscribe that reads each result as the server's job pushes it. */
+async function singleRound(contender: Contender): Promise<number> {
+  const { server, client } = contender;
+  const job = await leasedJob(server);
+  return timed(contender, SINGLE_RESULTS, async () => {
+    const stream = subscribeAndCount(client, job.ticket);
+    await server.request("produce", { ...job, count: SINGLE_RESULTS });
+    const counts = await stream;
+    expectResults(counts, SINGLE_RESULTS, "Subscribe");
+    if (counts.messages !== SINGLE_RESULTS) {
+      throw new Error(
+        `${counts.messages} messages carried ${SINGLE_RESULTS} results; expected one result per message`,
+      );
+    }
+  });
+}
+
 /** Runs `work` and returns the server CPU it took per unit, in µs. */
 async function timed(
   contender: Contender,
@@ -156,7 +183,7 @@ async function start(
   nodeFlags: readonly string[],
 ): Promise<Contender> {
   const script = new URL("./servers/build-server.js", import.meta.url);
-  const settings = { build, results: workload.buffered };
+  const settings = { build, results: workload.buffered, maxData: workload.maxData };
   const server = await Child.start(script, settings, { nodeFlags });
   const client = new RawClient(`127.0.0.1:${server.port}`);
   await client.connect();
@@ -166,7 +193,7 @@ async function start(
 function usage(message: string): never {
   console.error(message);
   console.error(
-    "usage: node dist/benchmarks/bench/compare-builds.js pull|subscribe|ingest [--server-flag FLAG]... BUILD...",
+    "usage: node dist/benchmarks/bench/compare-builds.js pull|subscribe|ingest|single [--server-flag FLAG]... BUILD...",
   );
   process.exit(2);
 }
@@ -192,7 +219,9 @@ const [name, ...rest] = process.argv.slice(2);
 const { flags, builds } = parseRest(rest);
 const workload = WORKLOADS[name ?? ""];
 if (!workload)
-  usage(`unknown workload ${JSON.stringify(name ?? "")}: use pull, subscribe or ingest`);
+  usage(
+    `unknown workload ${JSON.stringify(name ?? "")}: use pull, subscribe, ingest or single`,
+  );
 if (builds.length === 0) usage("missing BUILD: pass the dist directory of a checkout");
 for (const build of builds) {
   const problem = buildProblem(build);

@@ -8,6 +8,8 @@ export interface BuildServerSettings {
   readonly build: string;
   /** Results of 64 B buffered in one job for Pull calls; 0 for none. */
   readonly results: number;
+  /** The server's maxData; room for a Subscribe backlog when not given. */
+  readonly maxData?: number | undefined;
 }
 
 interface JobArgs {
@@ -15,15 +17,15 @@ interface JobArgs {
   readonly lease: string;
 }
 
-const { build, results } = childSettings<BuildServerSettings>();
+const { build, results, maxData } = childSettings<BuildServerSettings>();
 const load = (file: string) => import(pathToFileURL(resolve(build, file)).href);
 const { startServer } = await load("server.js");
 const { jsonPayload } = await load("core/payloads.js");
 
-// Room for a Subscribe backlog of up to 100,000 results.
+// By default, room for a Subscribe backlog of up to 100,000 results.
 const server = await startServer({
   address: "127.0.0.1:0",
-  maxData: Math.max(results, 100_000),
+  maxData: maxData ?? Math.max(results, 100_000),
 });
 const { conductor } = server;
 
@@ -49,6 +51,11 @@ serveCommands(server.port, {
   ticket: () => pullJob.ticket,
   job,
   async finish({ ticket, lease }: JobArgs): Promise<void> {
+    await conductor.finish(ticket, lease);
+  },
+  /** Pushes `count` results one at a time, each push waiting for room, then finishes. */
+  async produce({ ticket, lease, count }: JobArgs & { count: number }): Promise<void> {
+    for (let i = 0; i < count; i++) await conductor.push(ticket, lease, [payload]);
     await conductor.finish(ticket, lease);
   },
 });
