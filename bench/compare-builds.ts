@@ -23,23 +23,27 @@ import { median } from "./lib/stats.js";
  *
  * Workloads:
  *   pull       Pull calls of one 64 B result, one at a time (per call)
- *   subscribe  a Subscribe that reads a backlog of 64 B results pushed
- *              through PushStream, 256 to a message (per result)
- *   ingest     a PushStream of 64 B results, 256 to a message, into a
- *              running job (per result)
- *   single     a Subscribe to a job that pushes 64 B results one at a time
- *              from inside a server with maxData 1, so that each message
+ *   subscribe  a Subscribe that reads a backlog of results pushed through
+ *              PushStream, 256 to a message (per result)
+ *   ingest     a PushStream of results, 256 to a message, into a running
+ *              job (per result)
+ *   single     a Subscribe to a job that pushes results one at a time from
+ *              inside a server with maxData 1, so that each message
  *              carries one result (per result)
  *
- * usage: node dist/benchmarks/bench/compare-builds.js WORKLOAD [--server-flag FLAG]... BUILD...
+ * usage: node dist/benchmarks/bench/compare-builds.js WORKLOAD
+ *          [--result-bytes N] [--server-flag FLAG]... BUILD...
  * where each BUILD is the `dist` directory of a checkout after `npm run build`,
- * and each FLAG is a node flag for the servers, such as --trace-gc.
+ * N is the size of the results of subscribe, ingest and single (64 unless
+ * given), and each FLAG is a node flag for the servers, such as --trace-gc.
  */
 
 const ROUNDS = 12;
 
 interface Contender {
   readonly build: string;
+  /** Payload size of the results the workload moves. */
+  readonly resultBytes: number;
   readonly server: Child;
   readonly client: RawClient;
   readonly cpuUsPerUnit: number[];
@@ -64,7 +68,7 @@ const PULL_WARM_UP_CALLS = 1000;
 const BACKLOG_RESULTS = 100_000;
 /** Results per round of single, each in its own message. */
 const SINGLE_RESULTS = 20_000;
-const RESULT_BYTES = 64;
+const DEFAULT_RESULT_BYTES = 64;
 const RESULTS_PER_PUSH = 256;
 
 const pull: Workload = {
@@ -111,7 +115,7 @@ async function subscribeRound(contender: Contender): Promise<number> {
     client,
     BACKLOG_RESULTS,
     RESULTS_PER_PUSH,
-    RESULT_BYTES,
+    contender.resultBytes,
   );
   return timed(contender, BACKLOG_RESULTS, () =>
     subscribeAll(client, job.ticket, BACKLOG_RESULTS),
@@ -128,7 +132,7 @@ async function ingestRound(contender: Contender): Promise<number> {
       job,
       BACKLOG_RESULTS,
       RESULTS_PER_PUSH,
-      RESULT_BYTES,
+      contender.resultBytes,
     );
     if (stored !== BigInt(BACKLOG_RESULTS)) {
       throw new Error(`PushStream stored ${stored} results; expected ${BACKLOG_RESULTS}`);
@@ -144,7 +148,11 @@ async function singleRound(contender: Contender): Promise<number> {
   const job = await leasedJob(server);
   return timed(contender, SINGLE_RESULTS, async () => {
     const stream = subscribeAndCount(client, job.ticket);
-    await server.request("produce", { ...job, count: SINGLE_RESULTS });
+    await server.request("produce", {
+      ...job,
+      count: SINGLE_RESULTS,
+      sizeBytes: contender.resultBytes,
+    });
     const counts = await stream;
     expectResults(counts, SINGLE_RESULTS, "Subscribe");
     if (counts.messages !== SINGLE_RESULTS) {
@@ -180,43 +188,62 @@ function buildProblem(build: string): string | undefined {
 async function start(
   build: string,
   workload: Workload,
-  nodeFlags: readonly string[],
+  options: Options,
 ): Promise<Contender> {
   const script = new URL("./servers/build-server.js", import.meta.url);
   const settings = { build, results: workload.buffered, maxData: workload.maxData };
-  const server = await Child.start(script, settings, { nodeFlags });
+  const server = await Child.start(script, settings, { nodeFlags: options.flags });
   const client = new RawClient(`127.0.0.1:${server.port}`);
   await client.connect();
-  return { build, server, client, cpuUsPerUnit: [] };
+  return { build, resultBytes: options.resultBytes, server, client, cpuUsPerUnit: [] };
 }
 
 function usage(message: string): never {
   console.error(message);
   console.error(
-    "usage: node dist/benchmarks/bench/compare-builds.js pull|subscribe|ingest|single [--server-flag FLAG]... BUILD...",
+    "usage: node dist/benchmarks/bench/compare-builds.js pull|subscribe|ingest|single " +
+      "[--result-bytes N] [--server-flag FLAG]... BUILD...",
   );
   process.exit(2);
 }
 
-/** Splits the arguments after the workload into server flags and builds. */
-function parseRest(args: readonly string[]): { flags: string[]; builds: string[] } {
+/** The options given after the workload. */
+interface Options {
+  readonly flags: string[];
+  readonly builds: string[];
+  readonly resultBytes: number;
+}
+
+/** Splits the arguments after the workload into options and builds. */
+function parseRest(args: readonly string[]): Options {
   const flags: string[] = [];
   const builds: string[] = [];
+  let resultBytes = DEFAULT_RESULT_BYTES;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
-    if (arg !== "--server-flag") {
+    if (arg !== "--server-flag" && arg !== "--result-bytes") {
       builds.push(arg);
       continue;
     }
-    const flag = args[++i];
-    if (flag === undefined) usage("missing value after --server-flag");
-    flags.push(flag);
+    const value = args[++i];
+    if (value === undefined) usage(`missing value after ${arg}`);
+    if (arg === "--server-flag") {
+      flags.push(value);
+      continue;
+    }
+    resultBytes = Number(value);
+    if (!Number.isSafeInteger(resultBytes) || resultBytes < 1) {
+      usage(
+        `invalid --result-bytes ${JSON.stringify(value)}: expected a positive integer`,
+      );
+    }
   }
-  return { flags, builds };
+  return { flags, builds, resultBytes };
 }
 
 const [name, ...rest] = process.argv.slice(2);
-const { flags, builds } = parseRest(rest);
+const options = parseRest(rest);
+const { builds } = options;
 const workload = WORKLOADS[name ?? ""];
 if (!workload)
   usage(
@@ -229,7 +256,7 @@ for (const build of builds) {
 }
 const contenders: Contender[] = [];
 try {
-  for (const build of builds) contenders.push(await start(build, workload, flags));
+  for (const build of builds) contenders.push(await start(build, workload, options));
   for (const contender of contenders) await workload.warmUp(contender);
   for (let i = 0; i < ROUNDS; i++) {
     // Alternating the order keeps any one build from always going first.

@@ -17,6 +17,11 @@ interface JobArgs {
   readonly lease: string;
 }
 
+interface ProduceArgs extends JobArgs {
+  readonly count: number;
+  readonly sizeBytes: number;
+}
+
 const { build, results, maxData } = childSettings<BuildServerSettings>();
 const load = (file: string) => import(pathToFileURL(resolve(build, file)).href);
 const { startServer } = await load("server.js");
@@ -53,9 +58,13 @@ serveCommands(server.port, {
   async finish({ ticket, lease }: JobArgs): Promise<void> {
     await conductor.finish(ticket, lease);
   },
-  /** Pushes `count` results one at a time, each push waiting for room, then finishes. */
-  async produce({ ticket, lease, count }: JobArgs & { count: number }): Promise<void> {
-    for (let i = 0; i < count; i++) await conductor.push(ticket, lease, [payload]);
+  /**
+   * Pushes `count` results of `sizeBytes` one at a time, each push waiting
+   * for room, then finishes.
+   */
+  async produce({ ticket, lease, count, sizeBytes }: ProduceArgs): Promise<void> {
+    const result = { data: { case: "binary", value: Buffer.alloc(sizeBytes, 7) } };
+    for (let i = 0; i < count; i++) await conductor.push(ticket, lease, [result]);
     await conductor.finish(ticket, lease);
   },
 });
