@@ -35,7 +35,7 @@ import { median } from "./lib/stats.js";
  *          [--result-bytes N] [--server-flag FLAG]... BUILD...
  * where each BUILD is the `dist` directory of a checkout after `npm run build`,
  * N is the size of the results of subscribe, ingest and single (64 unless
- * given), and each FLAG is a node flag for the servers, such as --trace-gc.
+ * given, at most 4096), and each FLAG is a node flag for the servers, such as --trace-gc.
  */
 
 const ROUNDS = 12;
@@ -64,11 +64,19 @@ interface Workload {
 
 const PULL_CALLS = 3000;
 const PULL_WARM_UP_CALLS = 1000;
-/** Results per round of subscribe and ingest. */
+/** Results per round of subscribe and ingest of 64 B; of larger sizes fewer, down to the minimum. */
 const BACKLOG_RESULTS = 100_000;
+const MIN_BACKLOG_RESULTS = 20_000;
+/** Payload bytes per round of subscribe and ingest, which bound the results of larger sizes. */
+const BACKLOG_BYTES = 6_400_000;
 /** Results per round of single, each in its own message. */
 const SINGLE_RESULTS = 20_000;
 const DEFAULT_RESULT_BYTES = 64;
+/**
+ * Largest --result-bytes. A round then stores 20,000 results, 82 MB
+ * in all, and a PushStream message of 256 of them takes 1 MiB.
+ */
+const MAX_RESULT_BYTES = 4096;
 const RESULTS_PER_PUSH = 256;
 
 const pull: Workload = {
@@ -110,32 +118,32 @@ async function pullCalls(contender: Contender, calls: number): Promise<void> {
 /** Pushes a finished job's backlog, then times reading it with Subscribe. */
 async function subscribeRound(contender: Contender): Promise<number> {
   const { server, client } = contender;
+  const count = backlogResults(contender.resultBytes);
   const job = await finishedBacklog(
     server,
     client,
-    BACKLOG_RESULTS,
+    count,
     RESULTS_PER_PUSH,
     contender.resultBytes,
   );
-  return timed(contender, BACKLOG_RESULTS, () =>
-    subscribeAll(client, job.ticket, BACKLOG_RESULTS),
-  );
+  return timed(contender, count, () => subscribeAll(client, job.ticket, count));
 }
 
 /** Times pushing a backlog into a running job, which is then finished. */
 async function ingestRound(contender: Contender): Promise<number> {
   const { server, client } = contender;
   const job = await leasedJob(server);
-  const cpuUsPerResult = await timed(contender, BACKLOG_RESULTS, async () => {
+  const count = backlogResults(contender.resultBytes);
+  const cpuUsPerResult = await timed(contender, count, async () => {
     const stored = await pushResults(
       client,
       job,
-      BACKLOG_RESULTS,
+      count,
       RESULTS_PER_PUSH,
       contender.resultBytes,
     );
-    if (stored !== BigInt(BACKLOG_RESULTS)) {
-      throw new Error(`PushStream stored ${stored} results; expected ${BACKLOG_RESULTS}`);
+    if (stored !== BigInt(count)) {
+      throw new Error(`PushStream stored ${stored} results; expected ${count}`);
     }
   });
   await finishJob(server, job);
@@ -161,6 +169,16 @@ async function singleRound(contender: Contender): Promise<number> {
       );
     }
   });
+}
+
+/**
+ * Returns the results per round of subscribe and ingest for payloads of
+ * `resultBytes`: fewer large ones, because an ingest round's results live
+ * until the server expires them.
+ */
+function backlogResults(resultBytes: number): number {
+  const bounded = Math.floor(BACKLOG_BYTES / resultBytes);
+  return Math.max(MIN_BACKLOG_RESULTS, Math.min(BACKLOG_RESULTS, bounded));
 }
 
 /** Runs `work` and returns the server CPU it took per unit, in µs. */
@@ -195,7 +213,23 @@ async function start(
   const server = await Child.start(script, settings, { nodeFlags: options.flags });
   const client = new RawClient(`127.0.0.1:${server.port}`);
   await client.connect();
-  return { build, resultBytes: options.resultBytes, server, client, cpuUsPerUnit: [] };
+  const resultBytes = options.resultBytes ?? DEFAULT_RESULT_BYTES;
+  return { build, resultBytes, server, client, cpuUsPerUnit: [] };
+}
+
+/** Starts the server of `build`; prints why and returns undefined when it does not start. */
+async function tryStart(
+  build: string,
+  workload: Workload,
+  options: Options,
+): Promise<Contender | undefined> {
+  try {
+    return await start(build, workload, options);
+  } catch (error) {
+    console.error(`failed to start a server of ${build}: ${(error as Error).message}`);
+    console.error("check the --server-flag values and that the build is complete");
+    return undefined;
+  }
 }
 
 function usage(message: string): never {
@@ -211,14 +245,15 @@ function usage(message: string): never {
 interface Options {
   readonly flags: string[];
   readonly builds: string[];
-  readonly resultBytes: number;
+  /** Undefined when --result-bytes is not given. */
+  readonly resultBytes: number | undefined;
 }
 
 /** Splits the arguments after the workload into options and builds. */
 function parseRest(args: readonly string[]): Options {
   const flags: string[] = [];
   const builds: string[] = [];
-  let resultBytes = DEFAULT_RESULT_BYTES;
+  let resultBytes: number | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     if (arg !== "--server-flag" && arg !== "--result-bytes") {
@@ -231,10 +266,10 @@ function parseRest(args: readonly string[]): Options {
       flags.push(value);
       continue;
     }
-    resultBytes = Number(value);
-    if (!Number.isSafeInteger(resultBytes) || resultBytes < 1) {
+    resultBytes = /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+    if (!(resultBytes >= 1 && resultBytes <= MAX_RESULT_BYTES)) {
       usage(
-        `invalid --result-bytes ${JSON.stringify(value)}: expected a positive integer`,
+        `invalid --result-bytes ${JSON.stringify(value)}: expected an integer from 1 to ${MAX_RESULT_BYTES}`,
       );
     }
   }
@@ -244,11 +279,15 @@ function parseRest(args: readonly string[]): Options {
 const [name, ...rest] = process.argv.slice(2);
 const options = parseRest(rest);
 const { builds } = options;
-const workload = WORKLOADS[name ?? ""];
+if (name === undefined) usage("missing WORKLOAD: use pull, subscribe, ingest or single");
+const workload = WORKLOADS[name];
 if (!workload)
   usage(
-    `unknown workload ${JSON.stringify(name ?? "")}: use pull, subscribe, ingest or single`,
+    `unknown workload ${JSON.stringify(name)}: use pull, subscribe, ingest or single`,
   );
+if (workload === pull && options.resultBytes !== undefined) {
+  usage("--result-bytes does not apply to pull, whose results are 64 B");
+}
 if (builds.length === 0) usage("missing BUILD: pass the dist directory of a checkout");
 for (const build of builds) {
   const problem = buildProblem(build);
@@ -256,7 +295,21 @@ for (const build of builds) {
 }
 const contenders: Contender[] = [];
 try {
-  for (const build of builds) contenders.push(await start(build, workload, options));
+  for (const build of builds) {
+    const contender = await tryStart(build, workload, options);
+    if (contender) contenders.push(contender);
+  }
+  if (contenders.length === builds.length) await compareAll(workload, contenders);
+  else process.exitCode = 1;
+} finally {
+  for (const contender of contenders) {
+    contender.client.close();
+    await contender.server.stop();
+  }
+}
+
+/** Runs the rounds of `workload` on every contender and prints each one's figures. */
+async function compareAll(workload: Workload, contenders: readonly Contender[]) {
   for (const contender of contenders) await workload.warmUp(contender);
   for (let i = 0; i < ROUNDS; i++) {
     // Alternating the order keeps any one build from always going first.
@@ -274,10 +327,5 @@ try {
     console.log(
       `${build}: server CPU per ${workload.unit} ${mid} µs (lowest ${low}, highest ${high})`,
     );
-  }
-} finally {
-  for (const contender of contenders) {
-    contender.client.close();
-    await contender.server.stop();
   }
 }

@@ -118,9 +118,14 @@ export class StreamWriter {
     done.catch(() => {});
   }
 
-  /** Writes one message and waits while the transport's buffer is full. */
+  /**
+   * Writes one message and waits while the transport's buffer is full.
+   * Rejects with the call's error when the call fails meanwhile, since a
+   * failed call never drains.
+   */
   async write(message: Uint8Array): Promise<void> {
-    if (!this.#call.write(message)) await once(this.#call, "drain");
+    if (!this.#call.write(message))
+      await Promise.race([once(this.#call, "drain"), this.done]);
   }
 
   /** Half-closes the stream and returns the response bytes. */
