@@ -13,6 +13,12 @@ export interface Target {
   readonly met: boolean;
 }
 
+/** The lowest and highest of a set of ratios. */
+export interface RatioRange {
+  readonly low: number;
+  readonly high: number;
+}
+
 /** One line of a scenario's table. */
 export interface Row {
   readonly label: string;
@@ -20,6 +26,8 @@ export interface Row {
   /** The figure `value` is compared with, usually the bare grpc-js one. */
   readonly reference?: Figure | undefined;
   readonly target?: Target | undefined;
+  /** Lowest and highest ratio of value to reference in single rounds. */
+  readonly roundRatios?: RatioRange | undefined;
   /** Server CPU time per unit of work, in microseconds, for value and reference. */
   readonly cpuUs?: { readonly value: number; readonly reference?: number } | undefined;
 }
@@ -66,7 +74,10 @@ export function formatFigure(figure: Figure): string {
 /** Renders a section as an aligned plain-text table. */
 export function formatSection(section: Section): string {
   const withCpu = section.rows.some((row) => row.cpuUs);
-  const header = ["case", "value", "reference", "ratio", "target"];
+  const withRounds = section.rows.some((row) => row.roundRatios);
+  const header = ["case", "value", "reference", "ratio"];
+  if (withRounds) header.push("rounds");
+  header.push("target");
   if (withCpu) header.push("server CPU/unit", "reference CPU/unit");
   const lines = section.rows.map((row) => {
     const cells = [
@@ -74,8 +85,11 @@ export function formatSection(section: Section): string {
       formatFigure(row.value),
       row.reference ? formatFigure(row.reference) : "",
       row.reference ? ratioText(row.value.value / row.reference.value) : "",
-      row.target ? `${row.target.text}: ${row.target.met ? "met" : "MISSED"}` : "",
     ];
+    if (withRounds) cells.push(rangeText(row.roundRatios));
+    cells.push(
+      row.target ? `${row.target.text}: ${row.target.met ? "met" : "MISSED"}` : "",
+    );
     if (withCpu) cells.push(cpuText(row.cpuUs?.value), cpuText(row.cpuUs?.reference));
     return cells;
   });
@@ -100,6 +114,10 @@ function cpuText(microseconds: number | undefined): string {
 
 function ratioText(ratio: number): string {
   return `${digits(ratio)}x`;
+}
+
+function rangeText(range: RatioRange | undefined): string {
+  return range ? `${digits(range.low)}-${digits(range.high)}x` : "";
 }
 
 function scaled(value: number, base: number, suffixes: string[]): string {

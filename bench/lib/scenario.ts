@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { Child } from "./child.js";
-import type { Section } from "./report.js";
+import type { RatioRange, Section } from "./report.js";
 import { median } from "./stats.js";
 
 /** Settings of the whole run, from the command line. */
@@ -64,6 +64,8 @@ export interface Sample {
 export interface Comparison {
   readonly conductor: Sample;
   readonly reference: Sample;
+  /** Lowest and highest ratio of conductor's rate to the reference's in one round. */
+  readonly roundRatios: RatioRange;
 }
 
 /**
@@ -116,7 +118,26 @@ export async function compare(
       conductor.push(await conductorRound());
     }
   }
-  return { conductor: medianSample(conductor), reference: medianSample(reference) };
+  return {
+    conductor: medianSample(conductor),
+    reference: medianSample(reference),
+    roundRatios: ratioRange(conductor, reference),
+  };
+}
+
+/**
+ * Returns the spread of the ratios of rounds run next to each other. It
+ * shows how far one run's median ratio can be trusted, since the reference
+ * moves as much as conductor on this machine.
+ */
+function ratioRange(
+  conductor: readonly Sample[],
+  reference: readonly Sample[],
+): RatioRange {
+  const ratios = conductor.map(
+    (sample, round) => sample.perSecond / (reference[round] as Sample).perSecond,
+  );
+  return { low: Math.min(...ratios), high: Math.max(...ratios) };
 }
 
 /** Returns the loopback address of a child server. */

@@ -102,6 +102,7 @@ function row(label: string, comparison: Comparison): Row {
     value: { value: conductor.perSecond, unit: "per-second" },
     reference: { value: reference.perSecond, unit: "per-second" },
     target: ratioAtLeast(conductor.perSecond, reference.perSecond, 0.7),
+    roundRatios: comparison.roundRatios,
     cpuUs: { value: conductor.cpuUsPerUnit, reference: reference.cpuUsPerUnit },
   };
 }

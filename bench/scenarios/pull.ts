@@ -77,6 +77,7 @@ function row(batch: number, comparison: Comparison): Row {
       batch === 1
         ? ratioAtLeast(conductor.perSecond, reference.perSecond, 0.85)
         : undefined,
+    roundRatios: comparison.roundRatios,
     cpuUs: { value: conductor.cpuUsPerUnit, reference: reference.cpuUsPerUnit },
   };
 }

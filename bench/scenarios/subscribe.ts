@@ -85,6 +85,7 @@ function sizeRows(sizeBytes: number, backlog: Comparison, single: Comparison): R
       value: perSecond(backlog.conductor.perSecond),
       reference: perSecond(backlog.reference.perSecond),
       target: ratioAtLeast(backlog.conductor.perSecond, backlog.reference.perSecond, 0.8),
+      roundRatios: backlog.roundRatios,
       cpuUs: {
         value: backlog.conductor.cpuUsPerUnit,
         reference: backlog.reference.cpuUsPerUnit,
@@ -95,6 +96,7 @@ function sizeRows(sizeBytes: number, backlog: Comparison, single: Comparison): R
       value: perSecond(single.conductor.perSecond),
       reference: perSecond(single.reference.perSecond),
       target: ratioAtLeast(single.conductor.perSecond, single.reference.perSecond, 0.8),
+      roundRatios: single.roundRatios,
       cpuUs: {
         value: single.conductor.cpuUsPerUnit,
         reference: single.reference.cpuUsPerUnit,
