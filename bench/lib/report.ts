@@ -11,6 +11,12 @@ export interface Figure {
 export interface Target {
   readonly text: string;
   readonly met: boolean;
+  /**
+   * For a target on the ratio, the way its printed ratio is rounded:
+   * toward missing the target, so that a ratio that prints as meeting it
+   * did meet it.
+   */
+  readonly ratioRounding?: "down" | "up" | undefined;
 }
 
 /** The lowest and highest of a set of ratios. */
@@ -43,12 +49,16 @@ export interface Section {
 
 /** Returns the target "value / reference is at least `min`". */
 export function ratioAtLeast(value: number, reference: number, min: number): Target {
-  return { text: `ratio >= ${min}`, met: value / reference >= min };
+  return {
+    text: `ratio >= ${min}`,
+    met: value / reference >= min,
+    ratioRounding: "down",
+  };
 }
 
 /** Returns the target "value / reference is at most `max`". */
 export function ratioAtMost(value: number, reference: number, max: number): Target {
-  return { text: `ratio <= ${max}`, met: value / reference <= max };
+  return { text: `ratio <= ${max}`, met: value / reference <= max, ratioRounding: "up" };
 }
 
 /** Returns the target "value is below `limit`", with the limit printed in `unit`. */
@@ -84,7 +94,9 @@ export function formatSection(section: Section): string {
       row.label,
       formatFigure(row.value),
       row.reference ? formatFigure(row.reference) : "",
-      row.reference ? ratioText(row.value.value / row.reference.value) : "",
+      row.reference
+        ? ratioText(row.value.value / row.reference.value, row.target?.ratioRounding)
+        : "",
     ];
     if (withRounds) cells.push(rangeText(row.roundRatios));
     cells.push(
@@ -112,8 +124,24 @@ function cpuText(microseconds: number | undefined): string {
   return formatFigure({ value: microseconds, unit: "microseconds" });
 }
 
-function ratioText(ratio: number): string {
-  return `${digits(ratio)}x`;
+function ratioText(ratio: number, rounding?: "down" | "up"): string {
+  if (!rounding) return `${digits(ratio)}x`;
+  const scale = decimalScale(ratio);
+  // The slack keeps a product such as 0.29 * 100 = 28.999999999999996
+  // from rounding a whole step away.
+  const scaled =
+    rounding === "down"
+      ? Math.floor(ratio * scale + 1e-9)
+      : Math.ceil(ratio * scale - 1e-9);
+  return `${digits(scaled / scale)}x`;
+}
+
+/** Returns 10 to the power of the decimals digits() prints for `value`. */
+function decimalScale(value: number): number {
+  const magnitude = Math.abs(value);
+  if (magnitude >= 100) return 1;
+  if (magnitude >= 10) return 10;
+  return 100;
 }
 
 function rangeText(range: RatioRange | undefined): string {
