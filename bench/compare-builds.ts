@@ -2,6 +2,13 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Child } from "./lib/child.js";
 import {
+  type CompareArgs,
+  DEFAULT_RESULT_BYTES,
+  parseCompareArgs,
+  UsageError,
+  type WorkloadName,
+} from "./lib/compare-args.js";
+import {
   CONDUCTOR_PATHS,
   expectResults,
   finishedBacklog,
@@ -71,12 +78,6 @@ const MIN_BACKLOG_RESULTS = 20_000;
 const BACKLOG_BYTES = 6_400_000;
 /** Results per round of single, each in its own message. */
 const SINGLE_RESULTS = 20_000;
-const DEFAULT_RESULT_BYTES = 64;
-/**
- * Largest --result-bytes. A round then stores 20,000 results, 82 MB
- * in all, and a PushStream message of 256 of them takes 1 MiB.
- */
-const MAX_RESULT_BYTES = 4096;
 const RESULTS_PER_PUSH = 256;
 
 const pull: Workload = {
@@ -105,7 +106,7 @@ const subscribe = backlogWorkload(subscribeRound);
 const ingest = backlogWorkload(ingestRound);
 const single: Workload = { ...backlogWorkload(singleRound), maxData: 1 };
 
-const WORKLOADS: Record<string, Workload> = { pull, subscribe, ingest, single };
+const WORKLOADS: Record<WorkloadName, Workload> = { pull, subscribe, ingest, single };
 
 async function pullCalls(contender: Contender, calls: number): Promise<void> {
   const ticket = await contender.server.request<bigint>("ticket");
@@ -206,7 +207,7 @@ function buildProblem(build: string): string | undefined {
 async function start(
   build: string,
   workload: Workload,
-  options: Options,
+  options: CompareArgs,
 ): Promise<Contender> {
   const script = new URL("./servers/build-server.js", import.meta.url);
   const settings = { build, results: workload.buffered, maxData: workload.maxData };
@@ -221,7 +222,7 @@ async function start(
 async function tryStart(
   build: string,
   workload: Workload,
-  options: Options,
+  options: CompareArgs,
 ): Promise<Contender | undefined> {
   try {
     return await start(build, workload, options);
@@ -241,54 +242,15 @@ function usage(message: string): never {
   process.exit(2);
 }
 
-/** The options given after the workload. */
-interface Options {
-  readonly flags: string[];
-  readonly builds: string[];
-  /** Undefined when --result-bytes is not given. */
-  readonly resultBytes: number | undefined;
+let options: CompareArgs;
+try {
+  options = parseCompareArgs(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  usage(error.message);
 }
-
-/** Splits the arguments after the workload into options and builds. */
-function parseRest(args: readonly string[]): Options {
-  const flags: string[] = [];
-  const builds: string[] = [];
-  let resultBytes: number | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (arg !== "--server-flag" && arg !== "--result-bytes") {
-      builds.push(arg);
-      continue;
-    }
-    const value = args[++i];
-    if (value === undefined) usage(`missing value after ${arg}`);
-    if (arg === "--server-flag") {
-      flags.push(value);
-      continue;
-    }
-    resultBytes = /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
-    if (!(resultBytes >= 1 && resultBytes <= MAX_RESULT_BYTES)) {
-      usage(
-        `invalid --result-bytes ${JSON.stringify(value)}: expected an integer from 1 to ${MAX_RESULT_BYTES}`,
-      );
-    }
-  }
-  return { flags, builds, resultBytes };
-}
-
-const [name, ...rest] = process.argv.slice(2);
-const options = parseRest(rest);
+const workload = WORKLOADS[options.workload];
 const { builds } = options;
-if (name === undefined) usage("missing WORKLOAD: use pull, subscribe, ingest or single");
-const workload = WORKLOADS[name];
-if (!workload)
-  usage(
-    `unknown workload ${JSON.stringify(name)}: use pull, subscribe, ingest or single`,
-  );
-if (workload === pull && options.resultBytes !== undefined) {
-  usage("--result-bytes does not apply to pull, whose results are 64 B");
-}
-if (builds.length === 0) usage("missing BUILD: pass the dist directory of a checkout");
 for (const build of builds) {
   const problem = buildProblem(build);
   if (problem) usage(`${build}: ${problem}`);
