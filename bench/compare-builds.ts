@@ -6,11 +6,12 @@ import {
   DEFAULT_RESULT_BYTES,
   parseCompareArgs,
   UsageError,
+  WORKLOAD_NAMES,
   type WorkloadName,
 } from "./lib/compare-args.js";
 import {
   CONDUCTOR_PATHS,
-  expectResults,
+  expectOnePerMessage,
   finishedBacklog,
   finishJob,
   leasedJob,
@@ -162,13 +163,7 @@ async function singleRound(contender: Contender): Promise<number> {
       count: SINGLE_RESULTS,
       sizeBytes: contender.resultBytes,
     });
-    const counts = await stream;
-    expectResults(counts, SINGLE_RESULTS, "Subscribe");
-    if (counts.messages !== SINGLE_RESULTS) {
-      throw new Error(
-        `${counts.messages} messages carried ${SINGLE_RESULTS} results; expected one result per message`,
-      );
-    }
+    expectOnePerMessage(await stream, SINGLE_RESULTS);
   });
 }
 
@@ -236,7 +231,7 @@ async function tryStart(
 function usage(message: string): never {
   console.error(message);
   console.error(
-    "usage: node dist/benchmarks/bench/compare-builds.js pull|subscribe|ingest|single " +
+    `usage: node dist/benchmarks/bench/compare-builds.js ${WORKLOAD_NAMES.join("|")} ` +
       "[--result-bytes N] [--server-flag FLAG]... BUILD...",
   );
   process.exit(2);

@@ -167,6 +167,7 @@ describe("Pull", () => {
     const counts = responses.map((r) => r.results.length).sort();
     expect(counts).toEqual([0, 1]);
   });
+
   describe("after_sequence", () => {
     it("returns a lost response's results again", async () => {
       const harness = await startHarness();

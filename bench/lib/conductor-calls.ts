@@ -115,6 +115,16 @@ export async function subscribeAll(
   expectResults(await subscribeAndCount(client, ticket), count, "Subscribe");
 }
 
+/** Throws unless a Subscribe delivered `count` results, each in its own message. */
+export function expectOnePerMessage(counts: StreamCounts, count: number): void {
+  expectResults(counts, count, "Subscribe");
+  if (counts.messages !== count) {
+    throw new Error(
+      `${counts.messages} messages carried ${count} results; expected one each`,
+    );
+  }
+}
+
 /** Throws when a stream delivered another number of results than expected. */
 export function expectResults(
   counts: StreamCounts,

@@ -124,8 +124,9 @@ export class StreamWriter {
    * failed call never drains.
    */
   async write(message: Uint8Array): Promise<void> {
-    if (!this.#call.write(message))
+    if (!this.#call.write(message)) {
       await Promise.race([once(this.#call, "drain"), this.done]);
+    }
   }
 
   /** Half-closes the stream and returns the response bytes. */

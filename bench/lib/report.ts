@@ -126,7 +126,7 @@ function cpuText(microseconds: number | undefined): string {
 
 function ratioText(ratio: number, rounding?: "down" | "up"): string {
   if (!rounding) return `${digits(ratio)}x`;
-  const scale = decimalScale(ratio);
+  const scale = 10 ** decimalsOf(ratio);
   // The slack keeps a product such as 0.29 * 100 = 28.999999999999996
   // from rounding a whole step away.
   const scaled =
@@ -134,14 +134,6 @@ function ratioText(ratio: number, rounding?: "down" | "up"): string {
       ? Math.floor(ratio * scale + 1e-9)
       : Math.ceil(ratio * scale - 1e-9);
   return `${digits(scaled / scale)}x`;
-}
-
-/** Returns 10 to the power of the decimals digits() prints for `value`. */
-function decimalScale(value: number): number {
-  const magnitude = Math.abs(value);
-  if (magnitude >= 100) return 1;
-  if (magnitude >= 10) return 10;
-  return 100;
 }
 
 function rangeText(range: RatioRange | undefined): string {
@@ -160,8 +152,13 @@ function scaled(value: number, base: number, suffixes: string[]): string {
 
 /** Three significant digits, without exponent notation. */
 function digits(value: number): string {
+  return value.toFixed(decimalsOf(value));
+}
+
+/** Returns the decimals digits() prints for `value`: three significant digits from 1 up. */
+function decimalsOf(value: number): number {
   const magnitude = Math.abs(value);
-  if (magnitude >= 100) return value.toFixed(0);
-  if (magnitude >= 10) return value.toFixed(1);
-  return value.toFixed(2);
+  if (magnitude >= 100) return 0;
+  if (magnitude >= 10) return 1;
+  return 2;
 }

@@ -7,7 +7,7 @@ import { median } from "../lib/stats.js";
  * Times the runner SDK's side of pushing results, in one process and
  * without gRPC. The SDK's pusher sends to a stand-in for the PushPipeline
  * call, which encodes each message as the client does before sending it
- * and answers it at once. Prints the median time per push call over five
+ * and responds to it at once. Prints the median time per push call over five
  * rounds of 102,400 results of 64 B, at 1 and at 256 results per call, as
  * the ingest scenario's runner SDK rows push them.
  *
@@ -20,7 +20,7 @@ const ROUNDS = 5;
 type Client = ConstructorParameters<typeof Pusher>[0];
 type Request = Parameters<typeof encodePushPipelineRequest>[0];
 
-/** Stands in for the PushPipeline call: encodes every message and answers it at once. */
+/** Stands in for the PushPipeline call: encodes every message and responds to it at once. */
 const client = {
   pushPipeline(requests: AsyncIterable<Request>) {
     return (async function* () {

@@ -3,10 +3,10 @@ import { BARE_PATHS, type StreamSpec } from "../lib/bare-paths.js";
 import type { Child } from "../lib/child.js";
 import {
   countStream,
+  expectOnePerMessage,
   expectResults,
   finishedBacklog,
   leasedJob,
-  type StreamCounts,
   subscribeAll,
   subscribeAndCount,
 } from "../lib/conductor-calls.js";
@@ -180,15 +180,6 @@ async function compareOnePerMessage(
     conductorClient.close();
     bareClient.close();
     await server.stop();
-  }
-}
-
-function expectOnePerMessage(counts: StreamCounts, count: number): void {
-  expectResults(counts, count, "Subscribe");
-  if (counts.messages !== count) {
-    throw new Error(
-      `${counts.messages} messages carried ${count} results; expected one each`,
-    );
   }
 }
 
