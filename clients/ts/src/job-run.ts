@@ -106,25 +106,15 @@ export class JobRun {
     await pusher.flush();
     // A push can fail because the job was cancelled before its Revocation
     // arrives, and that job needs the same Finish to free its slot.
-    if (this.#revoked || (pusher.failure && isFinal(pusher.failure.error))) {
-      await this.#finishClosedJob();
-      return;
-    }
-    if (pusher.failure) {
+    const closed =
+      this.#revoked || (pusher.failure !== undefined && isFinal(pusher.failure.error));
+    if (pusher.failure && !closed) {
       const { message } = failureOf(pusher.failure.error);
       const pushCode = codeOf(pusher.failure.error);
       const code = REJECTED_PUSH_CODES.has(pushCode) ? (pushCode as number) : UNAVAILABLE;
       failure ??= { code, message: `pushing results failed: ${message}` };
     }
-    if (this.#ended) return;
-    try {
-      await this.#clients.runner.finish(
-        { ticket, lease, error: failure },
-        { signal: this.#calls.signal },
-      );
-    } catch (error) {
-      if (!this.#ended) this.#clients.onError(error);
-    }
+    await this.#finish(closed ? undefined : failure, closed);
   }
 
   /** Aborts the handler because the server revoked the job. */
@@ -134,20 +124,25 @@ export class JobRun {
   }
 
   /**
-   * Tells the server that the work of a revoked or otherwise closed job
-   * stopped, which frees a cancelled job's slot there. The server still
-   * rejects the Finish of a closed job, so that error is expected.
+   * Sends Finish unless the attempt ended. For a `closed` job (revoked or
+   * otherwise over) it only reports to the server that the work stopped, which
+   * frees a cancelled job's slot there, and the server's rejection is
+   * expected.
    */
-  async #finishClosedJob(): Promise<void> {
+  async #finish(
+    failure: { code: number; message: string } | undefined,
+    closed: boolean,
+  ): Promise<void> {
     if (this.#ended) return;
     const { ticket, lease } = this.assignment;
     try {
       await this.#clients.runner.finish(
-        { ticket, lease },
+        { ticket, lease, error: failure },
         { signal: this.#calls.signal },
       );
     } catch (error) {
-      if (!this.#ended && !isFinal(error)) this.#clients.onError(error);
+      if (this.#ended || (closed && isFinal(error))) return;
+      this.#clients.onError(error);
     }
   }
 
