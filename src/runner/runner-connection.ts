@@ -93,10 +93,9 @@ export class RunnerConnection {
   /**
    * Sends Registered, with the server's largest request message, then a
    * Heartbeat every `heartbeatIntervalMs` until the connection closes. A
-   * heartbeat is skipped while earlier responses
-   * still wait to be sent, because their arrival proves the server alive
-   * just as well, and the outbox of a runner that reads nothing stays
-   * small.
+   * heartbeat is skipped while earlier responses still wait to be sent,
+   * because their arrival proves the server alive just as well, and the
+   * outbox of a runner that reads nothing stays small.
    */
   sendRegistered(heartbeatIntervalMs: number, maxMessageBytes: number): void {
     this.#send({
