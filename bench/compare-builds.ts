@@ -228,18 +228,24 @@ async function tryStart(
   }
 }
 
+const USAGE =
+  `usage: node dist/benchmarks/bench/compare-builds.js ${WORKLOAD_NAMES.join("|")} ` +
+  "[--result-bytes N] [--server-flag FLAG]... BUILD...";
+
 function usage(message: string): never {
   console.error(message);
-  console.error(
-    `usage: node dist/benchmarks/bench/compare-builds.js ${WORKLOAD_NAMES.join("|")} ` +
-      "[--result-bytes N] [--server-flag FLAG]... BUILD...",
-  );
+  console.error(USAGE);
   process.exit(2);
 }
 
+const args = process.argv.slice(2);
+if (args.includes("--help") || args.includes("-h")) {
+  console.log(USAGE);
+  process.exit(0);
+}
 let options: CompareArgs;
 try {
-  options = parseCompareArgs(process.argv.slice(2));
+  options = parseCompareArgs(args);
 } catch (error) {
   if (!(error instanceof UsageError)) throw error;
   usage(error.message);

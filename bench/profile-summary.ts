@@ -75,8 +75,16 @@ const { values, positionals } = parseArgs({
   },
 });
 const [path] = positionals;
-const top = Number(values.top);
-if (!path || !Number.isInteger(top) || top < 1) {
+const top = /^[0-9]+$/.test(values.top) ? Number(values.top) : Number.NaN;
+if (!(top >= 1)) {
+  console.error(
+    `invalid --top ${JSON.stringify(values.top)}: expected a positive integer`,
+  );
+  console.error(USAGE);
+  process.exit(2);
+}
+if (!path) {
+  console.error("missing FILE: pass a .cpuprofile file");
   console.error(USAGE);
   process.exit(2);
 }

@@ -23,6 +23,16 @@ describe("parseCompareArgs", () => {
     });
   });
 
+  it("reads options before the workload", () => {
+    const parsed = parseCompareArgs(["--result-bytes", "128", "ingest", "dist"]);
+
+    expect(parsed).toMatchObject({
+      workload: "ingest",
+      builds: ["dist"],
+      resultBytes: 128,
+    });
+  });
+
   it("leaves the result size unset when not given", () => {
     expect(parseCompareArgs(["ingest", "dist"]).resultBytes).toBeUndefined();
   });
@@ -34,6 +44,8 @@ describe("parseCompareArgs", () => {
     [["single", "dist", "--server-flag"], /missing value after --server-flag/],
     [["single", "dist", "--result-bytes"], /missing value after --result-bytes/],
     [["pull", "--result-bytes", "64", "dist"], /does not apply to pull/],
+    [["ingest", "--rounds", "3", "dist"], /unknown option --rounds/],
+    [["--result-bytes", "0", "ingest", "dist"], /invalid --result-bytes "0"/],
   ])("rejects %j", (args, message) => {
     expect(() => parseCompareArgs(args)).toThrow(message);
   });

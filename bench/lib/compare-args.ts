@@ -26,29 +26,33 @@ export class UsageError extends Error {
 }
 
 /**
- * Parses the arguments of compare-builds.js: a workload, then options and
- * builds in any order. Throws UsageError for a missing or invalid one.
+ * Parses the arguments of compare-builds.js: a workload and builds, with
+ * options anywhere among them. Throws UsageError for a missing, unknown
+ * or invalid one.
  */
 export function parseCompareArgs(args: readonly string[]): CompareArgs {
-  const [name, ...rest] = args;
+  const flags: string[] = [];
+  const positionals: string[] = [];
+  let resultBytes: number | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (!arg.startsWith("-")) {
+      positionals.push(arg);
+      continue;
+    }
+    if (arg !== "--server-flag" && arg !== "--result-bytes") {
+      throw new UsageError(`unknown option ${arg}`);
+    }
+    const value = args[++i];
+    if (value === undefined) throw new UsageError(`missing value after ${arg}`);
+    if (arg === "--server-flag") flags.push(value);
+    else resultBytes = parseResultBytes(value);
+  }
+  const [name, ...builds] = positionals;
   const workloads = WORKLOAD_NAMES.join(", ");
   if (name === undefined) throw new UsageError(`missing WORKLOAD: use ${workloads}`);
   if (!isWorkloadName(name)) {
     throw new UsageError(`unknown workload ${JSON.stringify(name)}: use ${workloads}`);
-  }
-  const flags: string[] = [];
-  const builds: string[] = [];
-  let resultBytes: number | undefined;
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i] as string;
-    if (arg !== "--server-flag" && arg !== "--result-bytes") {
-      builds.push(arg);
-      continue;
-    }
-    const value = rest[++i];
-    if (value === undefined) throw new UsageError(`missing value after ${arg}`);
-    if (arg === "--server-flag") flags.push(value);
-    else resultBytes = parseResultBytes(value);
   }
   if (name === "pull" && resultBytes !== undefined) {
     throw new UsageError("--result-bytes does not apply to pull, whose results are 64 B");

@@ -47,7 +47,7 @@ export const ingestScenario: Scenario = {
   name: "ingest",
   async run(options) {
     const rows: Row[] = [];
-    const bare = await startBare(options, "ingest-bare");
+    const bare = await startBare(options, "ingest");
     try {
       for (const sizeBytes of SIZES_BYTES) {
         const count = resultCount(options, sizeBytes);

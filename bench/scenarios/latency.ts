@@ -44,7 +44,7 @@ export const latencyScenario: Scenario = {
   async run(options) {
     const count = sampleCount(options);
     const server = await startConductor(options, "latency", { maxData: 1000 });
-    const bare = await startBare(options, "latency-bare");
+    const bare = await startBare(options, "latency");
     try {
       const conductorRounds: Latency[] = [];
       const bareRounds: Latency[] = [];

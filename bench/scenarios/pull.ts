@@ -43,7 +43,7 @@ export const pullScenario: Scenario = {
     const calls = callCount(options);
     const maxBatch = Math.max(...BATCH_SIZES);
     const server = await startConductor(options, "pull", { maxData: calls * maxBatch });
-    const bare = await startBare(options, "pull-bare");
+    const bare = await startBare(options, "pull");
     const rows: Row[] = [];
     try {
       for (const batch of BATCH_SIZES) {

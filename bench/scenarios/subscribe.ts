@@ -45,7 +45,7 @@ export const subscribeScenario: Scenario = {
   name: "subscribe",
   async run(options) {
     const rows: Row[] = [];
-    const bare = await startBare(options, "subscribe-bare");
+    const bare = await startBare(options, "subscribe");
     try {
       for (const sizeBytes of SIZES_BYTES) {
         const counts = resultCounts(options, sizeBytes);
