@@ -89,11 +89,16 @@ export class RawClient {
   }
 
   /**
-   * Opens a bidirectional stream and calls `onMessage` for every message
-   * it receives; the caller writes with the returned stream's `write`.
+   * Opens a bidirectional stream, with `metadata` when given, and calls
+   * `onMessage` for every message it receives. The caller writes with the
+   * returned stream's `write`.
    */
-  duplexStream(path: string, onMessage: (message: Buffer) => void) {
-    const call = this.#client.makeBidiStreamRequest(path, passBytes, keepBytes);
+  duplexStream(
+    path: string,
+    onMessage: (message: Buffer) => void,
+    metadata = new grpc.Metadata(),
+  ) {
+    const call = this.#client.makeBidiStreamRequest(path, passBytes, keepBytes, metadata);
     call.on("data", onMessage);
     call.on("error", () => {});
     return call;

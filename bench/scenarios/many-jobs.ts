@@ -1,15 +1,22 @@
 import { binaryPayload, type JobContext } from "../../clients/ts/src/index.js";
-import { expectResults, subscribeAndCount } from "../lib/conductor-calls.js";
+import { BareJobs } from "../lib/bare-jobs-client.js";
+import type { Child } from "../lib/child.js";
+import {
+  expectResults,
+  type StreamCounts,
+  subscribeAndCount,
+} from "../lib/conductor-calls.js";
 import { RawClient } from "../lib/raw-client.js";
 import type { Row, Section } from "../lib/report.js";
 import { BenchRunner, type JobInput } from "../lib/runner.js";
 import {
   addressOf,
-  medianSample,
+  type Comparison,
+  compare,
   type RunOptions,
-  type Sample,
   type Scenario,
   sample,
+  startBare,
   startConductor,
 } from "../lib/scenario.js";
 
@@ -32,22 +39,38 @@ export const manyJobsScenario: Scenario = {
   name: "jobs",
   async run(options) {
     const rows: Row[] = [];
-    for (const concurrency of CONCURRENCY) {
-      const figure = await measure(options, concurrency);
-      rows.push({
-        label: `${concurrency} job${concurrency === 1 ? "" : "s"} at once`,
-        value: { value: figure.perSecond, unit: "per-second" },
-        cpuUs: { value: figure.cpuUsPerUnit },
-      });
+    const bare = await startBare(options, "jobs");
+    try {
+      for (const concurrency of CONCURRENCY) {
+        const { conductor, reference, roundRatios } = await measure(
+          options,
+          bare,
+          concurrency,
+        );
+        rows.push({
+          label: `${concurrency} job${concurrency === 1 ? "" : "s"} at once`,
+          value: { value: conductor.perSecond, unit: "per-second" },
+          reference: { value: reference.perSecond, unit: "per-second" },
+          roundRatios,
+          cpuUs: { value: conductor.cpuUsPerUnit, reference: reference.cpuUsPerUnit },
+        });
+      }
+    } finally {
+      await bare.stop();
     }
     return {
       title: "5. Many jobs through a remote runner",
-      legend: "value: jobs/s, each Exec + 10 results + completion, read with Subscribe",
+      legend:
+        "value: jobs/s, each Exec + 10 results + completion, read with Subscribe; " +
+        "reference: the same calls and messages relayed by a bare grpc-js server",
       rows,
       notes: [
         `each job pushes ${RESULTS_PER_JOB} results of ${SIZE_BYTES} B with the ` +
           "TypeScript runner SDK, awaiting each push; the runner, with as many " +
           "slots as jobs in flight, and the callers share the client process",
+        "reference: a raw grpc-js runner and callers send encoded messages: Exec, " +
+          "the job to the runner, ten awaited pushes on a stream per job, Finish, " +
+          "and a server stream of one result per push",
       ],
     } satisfies Section;
   },
@@ -58,7 +81,11 @@ async function pushTen(_input: JobInput, context: JobContext): Promise<void> {
   for (let i = 0; i < RESULTS_PER_JOB; i++) await context.push(payload);
 }
 
-async function measure(options: RunOptions, concurrency: number): Promise<Sample> {
+async function measure(
+  options: RunOptions,
+  bare: Child,
+  concurrency: number,
+): Promise<Comparison> {
   const server = await startConductor(options, `jobs-${concurrency}`, { maxData: 1000 });
   const runner = await BenchRunner.connect(
     addressOf(server),
@@ -66,16 +93,28 @@ async function measure(options: RunOptions, concurrency: number): Promise<Sample
     concurrency,
   );
   const client = new RawClient(addressOf(server));
+  const relay = await BareJobs.connect(addressOf(bare), {
+    results: RESULTS_PER_JOB,
+    sizeBytes: SIZE_BYTES,
+    kind: JOB_KIND,
+  });
   try {
     await client.connect();
     const count = jobCount(options, concurrency);
-    const round = () =>
-      sample(server, count, () => runJobs(runner, client, count, concurrency));
-    await round();
-    const samples: Sample[] = [];
-    for (let i = 0; i < options.rounds; i++) samples.push(await round());
-    return medianSample(samples);
+    const conductorJob = async () => {
+      const ticket = await runner.exec(JOB_KIND, {
+        count: RESULTS_PER_JOB,
+        sizeBytes: SIZE_BYTES,
+      });
+      return subscribeAndCount(client, ticket);
+    };
+    return await compare(
+      options.rounds,
+      () => sample(server, count, () => runJobs(conductorJob, count, concurrency)),
+      () => sample(bare, count, () => runJobs(() => relay.run(), count, concurrency)),
+    );
   } finally {
+    relay.close();
     client.close();
     await runner.close();
     await server.stop();
@@ -84,8 +123,7 @@ async function measure(options: RunOptions, concurrency: number): Promise<Sample
 
 /** Runs `count` jobs with `concurrency` of them in flight at any time. */
 async function runJobs(
-  runner: BenchRunner,
-  client: RawClient,
+  runJob: () => Promise<StreamCounts>,
   count: number,
   concurrency: number,
 ): Promise<void> {
@@ -93,12 +131,7 @@ async function runJobs(
   const worker = async () => {
     while (started < count) {
       started += 1;
-      const ticket = await runner.exec(JOB_KIND, {
-        count: RESULTS_PER_JOB,
-        sizeBytes: SIZE_BYTES,
-      });
-      const delivered = await subscribeAndCount(client, ticket);
-      expectResults(delivered, RESULTS_PER_JOB, "a job's Subscribe");
+      expectResults(await runJob(), RESULTS_PER_JOB, "a job's stream");
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));

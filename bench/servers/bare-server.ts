@@ -5,6 +5,7 @@ import { PushStreamResponseSchema } from "../../src/gen/conductor/v1/conductor_p
 import { BARE_PATHS, type StreamSpec } from "../lib/bare-paths.js";
 import { serveCommands } from "../lib/child.js";
 import { encodeSubscribeResponses } from "../lib/messages.js";
+import { registerBareJobs } from "./bare-jobs.js";
 
 /**
  * The baseline: a plain @grpc/grpc-js server that sends and receives
@@ -61,6 +62,7 @@ server.register(
   "unary",
 );
 server.register(BARE_PATHS.echo, echo, toBuffer, keep, "bidi");
+registerBareJobs(server);
 
 const port = await new Promise<number>((resolve, reject) =>
   server.bindAsync(

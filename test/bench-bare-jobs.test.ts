@@ -1,0 +1,59 @@
+import * as grpc from "@grpc/grpc-js";
+import { afterEach, describe, expect, it } from "vitest";
+import { BareJobs } from "../bench/lib/bare-jobs-client.js";
+import { BARE_PATHS } from "../bench/lib/bare-paths.js";
+import { RawClient } from "../bench/lib/raw-client.js";
+import { registerBareJobs } from "../bench/servers/bare-jobs.js";
+
+const SHAPE = { results: 10, sizeBytes: 64, kind: "bench-job" };
+
+describe("bench bare job relay", () => {
+  const cleanups: (() => void | Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function startRelay(): Promise<string> {
+    const server = new grpc.Server();
+    registerBareJobs(server);
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(
+        "127.0.0.1:0",
+        grpc.ServerCredentials.createInsecure(),
+        (error, bound) => (error ? reject(error) : resolve(bound)),
+      ),
+    );
+    cleanups.push(() => {
+      server.forceShutdown();
+    });
+    return `127.0.0.1:${port}`;
+  }
+
+  it("sends each push to the watcher", async () => {
+    const jobs = await BareJobs.connect(await startRelay(), SHAPE);
+    cleanups.push(() => jobs.close());
+
+    const counts = await jobs.run();
+
+    expect(counts).toEqual({ results: 10, messages: 10 });
+  });
+
+  it("keeps concurrent jobs apart", async () => {
+    const jobs = await BareJobs.connect(await startRelay(), SHAPE);
+    cleanups.push(() => jobs.close());
+
+    const counts = await Promise.all(Array.from({ length: 8 }, () => jobs.run()));
+
+    expect(counts.map((c) => c.results)).toEqual(Array(8).fill(10));
+  });
+
+  it("rejects Exec without a runner", async () => {
+    const client = new RawClient(await startRelay());
+    cleanups.push(() => client.close());
+    await client.connect();
+
+    const exec = client.unary(BARE_PATHS.exec, new Uint8Array(0));
+
+    await expect(exec).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+  });
+});
