@@ -1,15 +1,18 @@
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { parseArgs } from "node:util";
+import { sourceGroup } from "./lib/source-group.js";
 
 /**
  * Prints the functions that took the most time in a V8 .cpuprofile file,
  * as written by `node --cpu-prof`, with the share of all samples each
  * took: self time by default, time including callees with --inclusive.
+ * With --by-source it adds up the self time of each source instead: an npm
+ * package, a file of this project or a Node.js module.
  */
 
 const USAGE =
-  "usage: node dist/benchmarks/bench/profile-summary.js [--inclusive] [--top N] FILE";
+  "usage: node dist/benchmarks/bench/profile-summary.js [--inclusive | --by-source] [--top N] FILE";
 
 interface ProfileNode {
   readonly id: number;
@@ -32,8 +35,13 @@ function frameName(node: ProfileNode): string {
   return `${functionName || "(anonymous)"} ${file}`;
 }
 
-/** Samples per function name: where each sample was taken, or also its callers. */
-function countSamples(profile: Profile, inclusive: boolean): Map<string, number> {
+type Grouping = "self" | "inclusive" | "source";
+
+/**
+ * Samples per function name, where each sample was taken (self), also
+ * for its callers (inclusive), or per source of the function it was taken in.
+ */
+function countSamples(profile: Profile, grouping: Grouping): Map<string, number> {
   const parents = new Map<number, number>();
   for (const node of profile.nodes) {
     for (const child of node.children ?? []) parents.set(child, node.id);
@@ -45,19 +53,21 @@ function countSamples(profile: Profile, inclusive: boolean): Map<string, number>
     const names = new Set<string>();
     for (let at: number | undefined = id; at !== undefined; at = parents.get(at)) {
       const node = byId.get(at);
-      if (node) names.add(frameName(node));
-      if (!inclusive) break;
+      if (node) {
+        names.add(grouping === "source" ? sourceGroup(node.callFrame) : frameName(node));
+      }
+      if (grouping !== "inclusive") break;
     }
     for (const name of names) counts.set(name, (counts.get(name) ?? 0) + 1);
   }
   return counts;
 }
 
-function summarize(path: string, top: number, inclusive: boolean): string[] {
+function summarize(path: string, top: number, grouping: Grouping): string[] {
   const profile = JSON.parse(readFileSync(path, "utf8")) as Profile;
-  const counts = countSamples(profile, inclusive);
+  const counts = countSamples(profile, grouping);
   const total = profile.samples.length;
-  const idle = countSamples(profile, false).get("(idle) native") ?? 0;
+  const idle = countSamples(profile, "self").get("(idle) native") ?? 0;
   const busyShare = ((total - idle) / total) * 100;
   const lines = [`${path}: ${total} samples, ${busyShare.toFixed(1)}% not idle`];
   const sorted = [...counts].sort((a, b) => b[1] - a[1]).slice(0, top);
@@ -71,10 +81,21 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     inclusive: { type: "boolean", default: false },
+    "by-source": { type: "boolean", default: false },
     top: { type: "string", default: "30" },
   },
 });
 const [path] = positionals;
+if (values.inclusive && values["by-source"]) {
+  console.error("--inclusive and --by-source cannot be combined");
+  console.error(USAGE);
+  process.exit(2);
+}
+const grouping: Grouping = values["by-source"]
+  ? "source"
+  : values.inclusive
+    ? "inclusive"
+    : "self";
 const top = /^[0-9]+$/.test(values.top) ? Number(values.top) : Number.NaN;
 if (!(top >= 1)) {
   console.error(
@@ -89,7 +110,7 @@ if (!path) {
   process.exit(2);
 }
 try {
-  console.log(summarize(path, top, values.inclusive).join("\n"));
+  console.log(summarize(path, top, grouping).join("\n"));
 } catch (error) {
   const message = error instanceof Error ? error.message : String(error);
   console.error(`profile-summary: failed to read ${path}: ${message}`);

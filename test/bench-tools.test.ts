@@ -10,6 +10,7 @@ import {
   type Target,
 } from "../bench/lib/report.js";
 import { compare, type Sample } from "../bench/lib/scenario.js";
+import { sourceGroup } from "../bench/lib/source-group.js";
 import { binaryPayload } from "../src/core/payloads.js";
 import { startHarness } from "./support/harness.js";
 import { startExternalJob } from "./support/jobs.js";
@@ -98,5 +99,27 @@ describe("bench client stream", () => {
     const written = writeAll();
 
     await expect(written).rejects.toThrow(/RESOURCE_EXHAUSTED/);
+  });
+});
+
+describe("bench profile sources", () => {
+  it.each([
+    ["file:///x/node_modules/@grpc/grpc-js/build/src/server.js", "@grpc/grpc-js"],
+    ["file:///x/node_modules/nice-grpc/lib/server/Server.js", "nice-grpc"],
+    ["file:///x/dist/benchmarks/src/core/result-log.js", "src/core/result-log.js"],
+    ["file:///x/dist/src/core/result-log.js", "src/core/result-log.js"],
+    ["node:internal/http2/core", "node:internal/http2/core"],
+  ])("groups %s", (url, source) => {
+    expect(sourceGroup({ functionName: "f", url })).toBe(source);
+  });
+
+  it("keeps the entries of the VM", () => {
+    expect(sourceGroup({ functionName: "(garbage collector)", url: "" })).toBe(
+      "(garbage collector)",
+    );
+  });
+
+  it("calls other scriptless frames native", () => {
+    expect(sourceGroup({ functionName: "writeBuffer", url: "" })).toBe("native");
   });
 });
