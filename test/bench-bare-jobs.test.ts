@@ -47,10 +47,58 @@ describe("bench bare job relay", () => {
     expect(counts.map((c) => c.results)).toEqual(Array(8).fill(10));
   });
 
-  it("rejects Exec without a runner", async () => {
-    const client = new RawClient(await startRelay());
+  async function connectedClient(address: string): Promise<RawClient> {
+    const client = new RawClient(address);
     cleanups.push(() => client.close());
     await client.connect();
+    return client;
+  }
+
+  /** Opens a Push stream for job `id`, writes one push and returns the call's error. */
+  function pushOnce(client: RawClient, id: string): Promise<unknown> {
+    const metadata = new grpc.Metadata();
+    metadata.set("job", id);
+    const call = client.duplexStream(BARE_PATHS.push, () => {}, metadata);
+    const failed = new Promise((resolve) => call.on("error", resolve));
+    call.write(new Uint8Array([1]));
+    return failed;
+  }
+
+  it("fails a push for an unknown job", async () => {
+    const client = await connectedClient(await startRelay());
+
+    const error = await pushOnce(client, "777");
+
+    expect(error).toMatchObject({ code: grpc.status.NOT_FOUND });
+  });
+
+  it("fails a push after Finish", async () => {
+    const client = await connectedClient(await startRelay());
+    const runner = client.duplexStream(BARE_PATHS.jobs, () => {});
+    cleanups.push(() => {
+      runner.end();
+    });
+    const id = await client.unary(BARE_PATHS.exec, new Uint8Array(0));
+    await client.unary(BARE_PATHS.finish, id);
+
+    const error = await pushOnce(client, id.toString());
+
+    expect(error).toMatchObject({ code: grpc.status.FAILED_PRECONDITION });
+  });
+
+  it("fails the watch of a job whose runner left", async () => {
+    const client = await connectedClient(await startRelay());
+    const runner = client.duplexStream(BARE_PATHS.jobs, () => {});
+    const id = await client.unary(BARE_PATHS.exec, new Uint8Array(0));
+    const watched = client.serverStream(BARE_PATHS.watch, id, () => {});
+
+    runner.end();
+
+    await expect(watched).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+  });
+
+  it("rejects Exec without a runner", async () => {
+    const client = await connectedClient(await startRelay());
 
     const exec = client.unary(BARE_PATHS.exec, new Uint8Array(0));
 

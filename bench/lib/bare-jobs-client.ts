@@ -29,6 +29,9 @@ export class BareJobs {
   readonly #execRequest: Uint8Array;
   readonly #pushRequest: Uint8Array;
   readonly #results: number;
+  /** Rejects with the error of the first job the runner failed to run. */
+  readonly #runnerFailed: Promise<never>;
+  #failRunner: (error: unknown) => void = () => {};
 
   private constructor(address: string, shape: BareJobShape) {
     this.#runner = new RawClient(address);
@@ -47,10 +50,12 @@ export class BareJobs {
       lease,
       binaryPayloads(1, shape.sizeBytes),
     );
+    this.#runnerFailed = new Promise<never>((_, reject) => {
+      this.#failRunner = reject;
+    });
+    this.#runnerFailed.catch(() => {});
     this.#jobs = this.#runner.duplexStream(BARE_PATHS.jobs, (id) => {
-      this.#runJob(id.toString()).catch((error: unknown) => {
-        console.error(`bare runner: job ${id.toString()} failed:`, error);
-      });
+      this.#runJob(id.toString()).catch(this.#failRunner);
     });
   }
 
@@ -61,10 +66,17 @@ export class BareJobs {
     return jobs;
   }
 
-  /** Starts one job, watches it to its end and returns the counts the watch received. */
+  /**
+   * Starts one job, watches it to its end and returns the counts the watch
+   * received. Rejects once any job failed in the runner, whose watch would
+   * otherwise wait forever.
+   */
   async run(): Promise<StreamCounts> {
-    const id = await this.#caller.unary(BARE_PATHS.exec, this.#execRequest);
-    return countStream(this.#caller, BARE_PATHS.watch, id);
+    const watched = async () => {
+      const id = await this.#caller.unary(BARE_PATHS.exec, this.#execRequest);
+      return countStream(this.#caller, BARE_PATHS.watch, id);
+    };
+    return Promise.race([watched(), this.#runnerFailed]);
   }
 
   close(): void {

@@ -13,29 +13,54 @@ import { encodeSubscribeResponses } from "../lib/messages.js";
  * stream. The runner pushes on a Push stream of its own, named by the
  * `job` header, and gets a response to each push. Each push also sends
  * the job's watcher one result message, and Finish ends the Watch stream.
+ * A job whose runner leaves before Finish fails its watch with UNAVAILABLE.
  */
 
 const RESULT_MESSAGE = encodeSubscribeResponses(1, 1, 64)[0] as Uint8Array;
 const PUSH_RESPONSE = new Uint8Array([8, 1]);
 const EMPTY = new Uint8Array(0);
 
+type RunnerCall = grpc.ServerDuplexStream<Buffer, Uint8Array>;
+type WatchCall = grpc.ServerWritableStream<Buffer, Uint8Array>;
+
+interface JobEnd {
+  readonly code: grpc.status;
+  readonly details: string;
+}
+
 interface Job {
+  readonly runner: RunnerCall;
   /** Result messages sent before the job had a watcher. */
   readonly early: Uint8Array[];
-  watcher: grpc.ServerWritableStream<Buffer, Uint8Array> | undefined;
-  finished: boolean;
+  watcher: WatchCall | undefined;
+  /** OK once finished; another status once its runner left without finishing. */
+  end: JobEnd | undefined;
 }
 
 const toBuffer = (bytes: Uint8Array) =>
   Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 const keep = (bytes: Buffer) => bytes;
 
+/** Ends a server call with `code`; grpc-js sends no status for a destroyed call. */
+function failCall(call: RunnerCall | WatchCall, code: grpc.status, details: string) {
+  call.emit("error", { code, details });
+}
+
 /** Registers the relay's methods on `server`. */
 export function registerBareJobs(server: grpc.Server): void {
   const jobs = new Map<string, Job>();
-  const runners: grpc.ServerDuplexStream<Buffer, Uint8Array>[] = [];
+  const runners: RunnerCall[] = [];
   let nextJob = 1;
   let nextRunner = 0;
+
+  /** Ends the job's watch with its end status and removes the job. */
+  const close = (id: string, job: Job) => {
+    const { watcher, end } = job;
+    if (!watcher || !end) return;
+    if (end.code === grpc.status.OK) watcher.end();
+    else failCall(watcher, end.code, end.details);
+    jobs.delete(id);
+  };
 
   const exec = (
     _call: grpc.ServerUnaryCall<Buffer, Uint8Array>,
@@ -46,17 +71,27 @@ export function registerBareJobs(server: grpc.Server): void {
       return;
     }
     const id = String(nextJob++);
-    jobs.set(id, { early: [], watcher: undefined, finished: false });
-    const runner = runners[nextRunner++ % runners.length] as (typeof runners)[number];
+    const runner = runners[nextRunner++ % runners.length] as RunnerCall;
+    jobs.set(id, { runner, early: [], watcher: undefined, end: undefined });
     runner.write(Buffer.from(id));
     callback(null, Buffer.from(id));
   };
 
-  const connectRunner = (call: grpc.ServerDuplexStream<Buffer, Uint8Array>) => {
+  const connectRunner = (call: RunnerCall) => {
     runners.push(call);
+    let left = false;
     const leave = () => {
-      const index = runners.indexOf(call);
-      if (index >= 0) runners.splice(index, 1);
+      if (left) return;
+      left = true;
+      runners.splice(runners.indexOf(call), 1);
+      for (const [id, job] of jobs) {
+        if (job.runner !== call || job.end) continue;
+        job.end = {
+          code: grpc.status.UNAVAILABLE,
+          details: `the runner of job ${id} left`,
+        };
+        close(id, job);
+      }
     };
     call.on("data", () => {});
     call.on("end", () => {
@@ -64,16 +99,21 @@ export function registerBareJobs(server: grpc.Server): void {
       call.end();
     });
     call.on("error", leave);
+    call.on("cancelled", leave);
   };
 
-  const push = (call: grpc.ServerDuplexStream<Buffer, Uint8Array>) => {
+  const push = (call: RunnerCall) => {
     const id = String(call.metadata.get("job")[0]);
     const job = jobs.get(id);
     if (!job) {
-      call.destroy(new Error(`job ${id} not found`));
+      failCall(call, grpc.status.NOT_FOUND, `job ${id} not found`);
       return;
     }
     call.on("data", () => {
+      if (job.end) {
+        failCall(call, grpc.status.FAILED_PRECONDITION, `job ${id} has ended`);
+        return;
+      }
       if (job.watcher) job.watcher.write(RESULT_MESSAGE);
       else job.early.push(RESULT_MESSAGE);
       call.write(PUSH_RESPONSE);
@@ -87,36 +127,35 @@ export function registerBareJobs(server: grpc.Server): void {
   ) => {
     const id = call.request.toString();
     const job = jobs.get(id);
-    if (!job) {
-      callback({ code: grpc.status.NOT_FOUND, details: `no job ${id}` });
+    if (!job || job.end) {
+      callback({ code: grpc.status.NOT_FOUND, details: `no running job ${id}` });
       return;
     }
-    job.finished = true;
-    if (job.watcher) {
-      job.watcher.end();
-      jobs.delete(id);
-    }
+    job.end = { code: grpc.status.OK, details: "OK" };
+    close(id, job);
     callback(null, EMPTY);
   };
 
-  const watch = (call: grpc.ServerWritableStream<Buffer, Uint8Array>) => {
+  const watch = (call: WatchCall) => {
     const id = call.request.toString();
     const job = jobs.get(id);
-    if (!job || job.watcher) {
-      call.emit("error", {
-        code: grpc.status.NOT_FOUND,
-        details: `no job ${id} to watch`,
-      });
+    if (!job) {
+      failCall(call, grpc.status.NOT_FOUND, `job ${id} not found`);
+      return;
+    }
+    if (job.watcher) {
+      failCall(call, grpc.status.ALREADY_EXISTS, `job ${id} is watched already`);
       return;
     }
     for (const message of job.early) call.write(message);
     job.early.length = 0;
-    if (job.finished) {
-      call.end();
+    job.watcher = call;
+    // No one reads the results of a job whose watcher left, so the job ends.
+    call.on("cancelled", () => {
+      job.end ??= { code: grpc.status.CANCELLED, details: `the watch of job ${id} left` };
       jobs.delete(id);
-    } else {
-      job.watcher = call;
-    }
+    });
+    close(id, job);
   };
 
   server.register(BARE_PATHS.exec, exec, toBuffer, keep, "unary");

@@ -27,7 +27,10 @@ const ingestResponse = toBinary(
 async function sendStream(call: grpc.ServerWritableStream<Buffer, Uint8Array>) {
   const messages = streams.get(call.request.toString());
   if (!messages) {
-    call.destroy(new Error(`stream ${call.request.toString()} was not prepared`));
+    call.emit("error", {
+      code: grpc.status.NOT_FOUND,
+      details: `stream ${call.request.toString()} was not prepared`,
+    });
     return;
   }
   for (const message of messages) {
