@@ -77,14 +77,29 @@ function summarize(path: string, top: number, grouping: Grouping): string[] {
   return lines;
 }
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    inclusive: { type: "boolean", default: false },
-    "by-source": { type: "boolean", default: false },
-    top: { type: "string", default: "30" },
-  },
-});
+function parseOptions() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        inclusive: { type: "boolean", default: false },
+        "by-source": { type: "boolean", default: false },
+        top: { type: "string", default: "30" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    console.error((error as Error).message);
+    console.error(USAGE);
+    process.exit(2);
+  }
+}
+
+const { values, positionals } = parseOptions();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const [path] = positionals;
 if (values.inclusive && values["by-source"]) {
   console.error("--inclusive and --by-source cannot be combined");
