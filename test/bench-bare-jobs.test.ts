@@ -2,6 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { BareJobs } from "../bench/lib/bare-jobs-client.js";
 import { BARE_PATHS } from "../bench/lib/bare-paths.js";
+import { bindLoopback } from "../bench/lib/loopback.js";
 import { RawClient } from "../bench/lib/raw-client.js";
 import { registerBareJobs } from "../bench/servers/bare-jobs.js";
 
@@ -16,13 +17,7 @@ describe("bench bare job relay", () => {
   async function startRelay(): Promise<string> {
     const server = new grpc.Server();
     registerBareJobs(server);
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(
-        "127.0.0.1:0",
-        grpc.ServerCredentials.createInsecure(),
-        (error, bound) => (error ? reject(error) : resolve(bound)),
-      ),
-    );
+    const port = await bindLoopback(server);
     cleanups.push(() => {
       server.forceShutdown();
     });

@@ -4,6 +4,7 @@ import * as grpc from "@grpc/grpc-js";
 import { PushStreamResponseSchema } from "../../src/gen/conductor/v1/conductor_pb.js";
 import { BARE_PATHS, type StreamSpec } from "../lib/bare-paths.js";
 import { serveCommands } from "../lib/child.js";
+import { bindLoopback } from "../lib/loopback.js";
 import { encodeSubscribeResponses } from "../lib/messages.js";
 import { registerBareJobs } from "./bare-jobs.js";
 
@@ -67,13 +68,7 @@ server.register(
 server.register(BARE_PATHS.echo, echo, toBuffer, keep, "bidi");
 registerBareJobs(server);
 
-const port = await new Promise<number>((resolve, reject) =>
-  server.bindAsync(
-    "127.0.0.1:0",
-    grpc.ServerCredentials.createInsecure(),
-    (error, bound) => (error ? reject(error) : resolve(bound)),
-  ),
-);
+const port = await bindLoopback(server);
 
 serveCommands(port, {
   /** Encodes a stream's messages ahead of time; the key is the spec's JSON. */
