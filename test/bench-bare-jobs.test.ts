@@ -2,7 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { BareJobs } from "../bench/lib/bare-jobs-client.js";
 import { BARE_PATHS } from "../bench/lib/bare-paths.js";
-import { bindLoopback } from "../bench/lib/loopback.js";
+import { bindLoopback } from "../bench/lib/plain-grpc.js";
 import { RawClient } from "../bench/lib/raw-client.js";
 import { registerBareJobs } from "../bench/servers/bare-jobs.js";
 
@@ -24,6 +24,23 @@ describe("bench bare job relay", () => {
     return `127.0.0.1:${port}`;
   }
 
+  async function connectedClient(address: string): Promise<RawClient> {
+    const client = new RawClient(address);
+    cleanups.push(() => client.close());
+    await client.connect();
+    return client;
+  }
+
+  /** Opens a Push stream for job `id`, writes one push and returns the call's error. */
+  function pushOnce(client: RawClient, id: string): Promise<unknown> {
+    const metadata = new grpc.Metadata();
+    metadata.set("job", id);
+    const call = client.duplexStream(BARE_PATHS.push, () => {}, metadata);
+    const failed = new Promise((resolve) => call.on("error", resolve));
+    call.write(new Uint8Array([1]));
+    return failed;
+  }
+
   it("sends each push to the watcher", async () => {
     const jobs = await BareJobs.connect(await startRelay(), SHAPE);
     cleanups.push(() => jobs.close());
@@ -41,23 +58,6 @@ describe("bench bare job relay", () => {
 
     expect(counts.map((c) => c.results)).toEqual(Array(8).fill(10));
   });
-
-  async function connectedClient(address: string): Promise<RawClient> {
-    const client = new RawClient(address);
-    cleanups.push(() => client.close());
-    await client.connect();
-    return client;
-  }
-
-  /** Opens a Push stream for job `id`, writes one push and returns the call's error. */
-  function pushOnce(client: RawClient, id: string): Promise<unknown> {
-    const metadata = new grpc.Metadata();
-    metadata.set("job", id);
-    const call = client.duplexStream(BARE_PATHS.push, () => {}, metadata);
-    const failed = new Promise((resolve) => call.on("error", resolve));
-    call.write(new Uint8Array([1]));
-    return failed;
-  }
 
   it("fails a push for an unknown job", async () => {
     const client = await connectedClient(await startRelay());

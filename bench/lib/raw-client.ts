@@ -1,9 +1,6 @@
 import { once } from "node:events";
 import * as grpc from "@grpc/grpc-js";
-
-const passBytes = (bytes: Uint8Array) =>
-  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-const keepBytes = (bytes: Buffer) => bytes;
+import { keepBytes, passBytes } from "./plain-grpc.js";
 
 /**
  * A grpc-js client that sends and receives encoded messages as they are.

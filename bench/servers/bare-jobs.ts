@@ -1,6 +1,9 @@
+import { create, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
+import { PushPipelineResponseSchema } from "../../src/gen/conductor/v1/conductor_pb.js";
 import { BARE_PATHS } from "../lib/bare-paths.js";
 import { encodeSubscribeResponses } from "../lib/messages.js";
+import { failCall, keepBytes, passBytes } from "../lib/plain-grpc.js";
 
 /**
  * The baseline of scenario 5: jobs relayed from callers to runners and
@@ -16,8 +19,16 @@ import { encodeSubscribeResponses } from "../lib/messages.js";
  * A job whose runner leaves before Finish fails its watch with UNAVAILABLE.
  */
 
+/**
+ * The message a push sends the watcher: one result of 64 B, the size
+ * scenario 5 pushes. The relay decodes no push, so it sends no bytes it
+ * received, only a message of their size.
+ */
 const RESULT_MESSAGE = encodeSubscribeResponses(1, 1, 64)[0] as Uint8Array;
-const PUSH_RESPONSE = new Uint8Array([8, 1]);
+const PUSH_RESPONSE = toBinary(
+  PushPipelineResponseSchema,
+  create(PushPipelineResponseSchema, { lastSequence: 1n }),
+);
 const EMPTY = new Uint8Array(0);
 
 type RunnerCall = grpc.ServerDuplexStream<Buffer, Uint8Array>;
@@ -35,15 +46,6 @@ interface Job {
   watcher: WatchCall | undefined;
   /** OK once finished; another status once its runner left without finishing. */
   end: JobEnd | undefined;
-}
-
-const toBuffer = (bytes: Uint8Array) =>
-  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-const keep = (bytes: Buffer) => bytes;
-
-/** Ends a server call with `code`; grpc-js sends no status for a destroyed call. */
-function failCall(call: RunnerCall | WatchCall, code: grpc.status, details: string) {
-  call.emit("error", { code, details });
 }
 
 /** Registers the relay's methods on `server`. */
@@ -158,9 +160,9 @@ export function registerBareJobs(server: grpc.Server): void {
     close(id, job);
   };
 
-  server.register(BARE_PATHS.exec, exec, toBuffer, keep, "unary");
-  server.register(BARE_PATHS.jobs, connectRunner, toBuffer, keep, "bidi");
-  server.register(BARE_PATHS.push, push, toBuffer, keep, "bidi");
-  server.register(BARE_PATHS.finish, finish, toBuffer, keep, "unary");
-  server.register(BARE_PATHS.watch, watch, toBuffer, keep, "serverStream");
+  server.register(BARE_PATHS.exec, exec, passBytes, keepBytes, "unary");
+  server.register(BARE_PATHS.jobs, connectRunner, passBytes, keepBytes, "bidi");
+  server.register(BARE_PATHS.push, push, passBytes, keepBytes, "bidi");
+  server.register(BARE_PATHS.finish, finish, passBytes, keepBytes, "unary");
+  server.register(BARE_PATHS.watch, watch, passBytes, keepBytes, "serverStream");
 }

@@ -4,8 +4,8 @@ import * as grpc from "@grpc/grpc-js";
 import { PushStreamResponseSchema } from "../../src/gen/conductor/v1/conductor_pb.js";
 import { BARE_PATHS, type StreamSpec } from "../lib/bare-paths.js";
 import { serveCommands } from "../lib/child.js";
-import { bindLoopback } from "../lib/loopback.js";
 import { encodeSubscribeResponses } from "../lib/messages.js";
+import { bindLoopback, failCall, keepBytes, passBytes } from "../lib/plain-grpc.js";
 import { registerBareJobs } from "./bare-jobs.js";
 
 /**
@@ -13,10 +13,6 @@ import { registerBareJobs } from "./bare-jobs.js";
  * already-encoded bytes. It does what any gRPC server must do to move the
  * same messages, and nothing else.
  */
-
-const toBuffer = (bytes: Uint8Array) =>
-  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-const keep = (bytes: Buffer) => bytes;
 
 const streams = new Map<string, Uint8Array[]>();
 let unaryResponse: Uint8Array = new Uint8Array(0);
@@ -28,10 +24,8 @@ const ingestResponse = toBinary(
 async function sendStream(call: grpc.ServerWritableStream<Buffer, Uint8Array>) {
   const messages = streams.get(call.request.toString());
   if (!messages) {
-    call.emit("error", {
-      code: grpc.status.NOT_FOUND,
-      details: `stream ${call.request.toString()} was not prepared`,
-    });
+    const key = call.request.toString();
+    failCall(call, grpc.status.NOT_FOUND, `stream ${key} was not prepared`);
     return;
   }
   for (const message of messages) {
@@ -55,17 +49,17 @@ function echo(call: grpc.ServerDuplexStream<Buffer, Uint8Array>) {
 }
 
 const server = new grpc.Server();
-server.register(BARE_PATHS.stream, sendStream, toBuffer, keep, "serverStream");
-server.register(BARE_PATHS.ingest, receiveStream, toBuffer, keep, "clientStream");
+server.register(BARE_PATHS.stream, sendStream, passBytes, keepBytes, "serverStream");
+server.register(BARE_PATHS.ingest, receiveStream, passBytes, keepBytes, "clientStream");
 server.register(
   BARE_PATHS.unary,
   (_call: unknown, callback: grpc.sendUnaryData<Uint8Array>) =>
     callback(null, unaryResponse),
-  toBuffer,
-  keep,
+  passBytes,
+  keepBytes,
   "unary",
 );
-server.register(BARE_PATHS.echo, echo, toBuffer, keep, "bidi");
+server.register(BARE_PATHS.echo, echo, passBytes, keepBytes, "bidi");
 registerBareJobs(server);
 
 const port = await bindLoopback(server);
